@@ -1,0 +1,213 @@
+"""PettingZoo AEC front end for any ``TurnGame``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium.utils import seeding
+from pettingzoo import AECEnv
+
+from turngym.envs.core.errors import SnapshotError
+from turngym.envs.core.game import TurnGame
+from turngym.envs.core.session import (
+    GameSession,
+    decode_snapshot,
+    encode_snapshot,
+    rng_from_state,
+    rng_state,
+)
+
+
+class GameAECEnv(AECEnv):
+    """Turn-based multi-agent env (PettingZoo AEC) over a ``TurnGame``.
+
+    Agents are named ``player_0`` … ``player_{n-1}``. Rewards are the game payoffs, given to every
+    agent on the final step, plus ``invalid_action_penalty`` to a seat for each invalid action.
+    An invalid action does not change the game; the same agent acts again and its observation and
+    ``info["error"]`` say what was wrong.
+
+    Args:
+        game: The rules.
+        env_id: Registered id (namespaces ``state_key``).
+        obs_mode: ``"text"`` or ``"vector"``.
+        max_turns: Turn cap, invalid actions included; reaching it truncates every agent.
+        invalid_action_penalty: Reward for each invalid action (default 0).
+        chance: ``"sample"`` (default) or ``"explicit"`` for solvers (see ``chance_outcomes``).
+        render_mode: ``None``, ``"ansi"`` or ``"human"``.
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "is_parallelizable": False}
+
+    def __init__(
+        self,
+        game: TurnGame,
+        env_id: str,
+        obs_mode: str = "text",
+        max_turns: int = 100,
+        invalid_action_penalty: float = 0.0,
+        chance: str = "sample",
+        render_mode: str | None = None,
+    ):
+        super().__init__()
+        self.game = game
+        self.env_id = env_id
+        self.metadata = {**self.metadata, "name": env_id.split("/")[-1]}
+        self.session = GameSession(game, env_id, obs_mode, max_turns, invalid_action_penalty, chance=chance)
+        self.obs_mode = obs_mode
+        self.render_mode = render_mode
+        self.possible_agents = [f"player_{i}" for i in range(game.num_players)]
+        self._index = {a: i for i, a in enumerate(self.possible_agents)}
+        self.observation_spaces = {a: self.session.observation_space() for a in self.possible_agents}
+        self.action_spaces = {a: self.session.action_space() for a in self.possible_agents}
+        self._np_random: np.random.Generator | None = None
+        self.agents: list[str] = []
+
+    def observation_space(self, agent: str) -> gymnasium.Space:
+        """Observation space of ``agent``."""
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> gymnasium.Space:
+        """Action space of ``agent``."""
+        return self.action_spaces[agent]
+
+    @property
+    def np_random(self) -> np.random.Generator:
+        """The env's own RNG (seeded by ``reset(seed=...)``)."""
+        if self._np_random is None:
+            self._np_random, _ = seeding.np_random()
+        return self._np_random
+
+    # ------------------------------------------------------------------ loop
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        """Starts a new game; ``seed`` reseeds the env RNG (deals and seating)."""
+        if seed is not None:
+            self._np_random, _ = seeding.np_random(seed)
+        self.agents = list(self.possible_agents)
+        self.session.reset(self.np_random)
+        self.rewards = {a: 0.0 for a in self.agents}
+        self._cumulative_rewards = {a: 0.0 for a in self.agents}
+        self.terminations = {a: False for a in self.agents}
+        self.truncations = {a: False for a in self.agents}
+        self.infos = {a: {} for a in self.agents}
+        self.agent_selection = self.agents[0]
+        self._after_move()
+        for i, agent in enumerate(self.possible_agents):
+            self.infos[agent]["task"] = self.session.task(seed, i)
+
+    def observe(self, agent: str) -> Any:
+        """Observation of ``agent`` now (text or ``{observation, action_mask}``)."""
+        return self.session.observation(self._index[agent])
+
+    def step(self, action: Any) -> None:
+        """Plays ``action`` (a word or an action id) for ``agent_selection``."""
+        agent = self.agent_selection
+        if self.terminations[agent] or self.truncations[agent]:
+            self._was_dead_step(action)
+            return
+        if self.session.current_player != self._index[agent]:
+            raise RuntimeError("a chance event is pending: resolve it with apply_chance() first")
+        self._cumulative_rewards[agent] = 0.0
+        for a in self.agents:
+            self.rewards[a] = 0.0
+        _, penalty = self.session.act(action, self.np_random)
+        self.rewards[agent] += penalty
+        self._after_move()
+        self._accumulate_rewards()
+        if self.render_mode == "human":
+            self.render()
+
+    def _after_move(self) -> None:
+        """Updates selection, terminal flags, payoffs and infos after a move or a chance event."""
+        session = self.session
+        terminal = session.terminal
+        if terminal:
+            for a, ret in zip(self.possible_agents, session.game.returns(session.state), strict=True):
+                if a in self.rewards:
+                    self.rewards[a] += float(ret)
+            self.terminations = {a: True for a in self.agents}
+        elif session.truncated:
+            self.truncations = {a: True for a in self.agents}
+        if terminal or session.truncated:
+            for a in self.agents:
+                self.infos[a] = session.info(self._index[a])
+            return
+        player = session.current_player
+        if player >= 0:
+            self.agent_selection = self.possible_agents[player]
+            self.infos[self.agent_selection] = session.info(player)
+
+    # ---------------------------------------------------------- chance (solvers)
+    def chance_outcomes(self) -> list[tuple[int, float]]:
+        """The pending chance event as (outcome, probability) pairs; empty when none is pending.
+
+        Only ``chance="explicit"`` leaves chance events pending; exact solvers branch over them with
+        ``get_state``/``set_state``.
+        """
+        return self.session.game.chance_outcomes(self.session.state)
+
+    def apply_chance(self, outcome: int) -> None:
+        """Resolves the pending chance event with ``outcome`` (explicit chance mode)."""
+        allowed = [o for o, _ in self.chance_outcomes()]
+        if outcome not in allowed:
+            raise ValueError(f"chance outcome {outcome!r} is not pending; pending: {allowed}")
+        self.session.game.apply_chance(self.session.state, outcome)
+        self._after_move()
+
+    # ------------------------------------------------------------- snapshots
+    def get_state(self) -> bytes:
+        """Snapshot of the game, RNG, rewards and agent bookkeeping."""
+        return encode_snapshot(
+            self.env_id,
+            {
+                "session": self.session.dump(),
+                "rng": rng_state(self.np_random),
+                "agents": list(self.agents),
+                "agent_selection": self.agent_selection,
+                "rewards": self.rewards,
+                "cumulative": self._cumulative_rewards,
+                "terminations": self.terminations,
+                "truncations": self.truncations,
+            },
+        )
+
+    def set_state(self, blob: bytes) -> None:
+        """Restores a ``get_state`` snapshot (``SnapshotError`` on foreign or malformed bytes)."""
+        data = decode_snapshot(self.env_id, blob)
+        try:
+            self.session.load(data["session"])
+            self._np_random = rng_from_state(data["rng"])
+            self.agents = [str(a) for a in data["agents"]]
+            self.agent_selection = str(data["agent_selection"])
+            self.rewards = {str(k): float(v) for k, v in data["rewards"].items()}
+            self._cumulative_rewards = {str(k): float(v) for k, v in data["cumulative"].items()}
+            self.terminations = {str(k): bool(v) for k, v in data["terminations"].items()}
+            self.truncations = {str(k): bool(v) for k, v in data["truncations"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise SnapshotError(f"malformed snapshot: {e!r}") from None
+        self.infos = {a: {} for a in self.agents}
+        if self.session.terminal or self.session.truncated:
+            for a in self.agents:
+                self.infos[a] = self.session.info(self._index[a])
+        elif self.session.current_player >= 0:
+            self.infos[self.agent_selection] = self.session.info(self.session.current_player)
+
+    # ---------------------------------------------------------------- render
+    def render(self) -> str | None:
+        """Text of the acting agent's view (``ansi`` returns it, ``human`` prints it)."""
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() called without a render_mode")
+            return None
+        player = max(self.session.current_player, 0)
+        text = self.session.observation(player, mode="text")
+        if self.render_mode == "human":
+            print(text)
+            return None
+        return text
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+__all__ = ["GameAECEnv", "SnapshotError"]

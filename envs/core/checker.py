@@ -1,0 +1,480 @@
+"""Conformance checkers: Gymnasium's and PettingZoo's own checks plus the turngym contract (DESIGN §3).
+
+``check_env`` (single-agent) and ``check_multiagent_env`` (PettingZoo AEC) run:
+
+1. the library checker (``gymnasium.utils.env_checker.check_env``; PettingZoo ``api_test`` and
+   ``seed_test``);
+2. seeded determinism of whole rollouts (a seeded policy that mixes legal and bad actions);
+3. ``state_key`` equality between this process and two fresh Python processes with different
+   ``PYTHONHASHSEED`` values;
+4. snapshot/restore replay equality, in the same env and in a fresh one;
+5. text/vector agreement (same dynamics, rewards and state keys when the same action ids are played);
+6. the bad-input battery: empty, whitespace, 1 MB, random bytes decoded as text, malformed JSON, half a
+   tool call, non-string objects, and every illegal action. Each must give ``action_valid=False``, a
+   message naming the accepted actions, and leave the state unchanged.
+
+Every failure raises ``ConformanceError`` naming the check and the step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium.utils.env_checker import data_equivalence
+
+from turngym.envs.core.errors import TurnGymError
+from turngym.envs.core.registry import env_info, make, make_aec
+
+Record = dict[str, Any]
+
+
+class ConformanceError(TurnGymError, AssertionError):
+    """An env breaks the turngym contract."""
+
+
+def _fail(check: str, msg: str) -> None:
+    raise ConformanceError(f"[{check}] {msg}")
+
+
+# ------------------------------------------------------------------ the bad-input battery
+def bad_inputs(seed: int = 0, text_mode: bool = True) -> list[tuple[str, Any]]:
+    """Named hostile actions that no env may accept (the illegal actions of a state come on top)."""
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(0, 256, size=4096, dtype=np.uint8).tobytes()
+    if not text_mode:
+        return [("negative id", -1), ("huge id", 10**9), ("float", 0.5), ("garbage string", "{}"), ("none", None)]
+    return [
+        ("empty", ""),
+        ("whitespace", " \n\t "),
+        ("1 MB string", "x" * (1 << 20)),
+        ("random bytes (surrogateescape)", raw.decode("utf-8", "surrogateescape")),
+        ("random bytes (latin-1)", raw.decode("latin-1")),
+        ("NUL bytes", "\x00" * 64),
+        ("lone surrogate", "\ud800"),
+        ("malformed JSON", '{"action": {"name": [1, 2'),
+        ("half a tool call", '<tool_call>{"name": "python", "arguments": {"code": "import os; os.system('),
+        ("empty tag", "<action></action>"),
+        ("sandbox escape", "__import__('os').system('rm -rf /')"),
+        ("none", None),
+        ("bytes", b"call"),
+    ]
+
+
+# ------------------------------------------------------------------ drivers
+class _Driver:
+    """Uniform view of a single-agent or an AEC env for the contract checks."""
+
+    base: Any
+    text: bool
+
+    def reset(self, seed: int) -> Record:
+        raise NotImplementedError
+
+    def step(self, action: Any) -> Record:
+        raise NotImplementedError
+
+    def done(self) -> bool:
+        raise NotImplementedError
+
+    def info(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def legal(self) -> tuple[list[str], list[int]]:
+        info = self.info()
+        return list(info.get("admissible_actions") or []), list(info.get("legal_action_ids") or [])
+
+    def all_words(self) -> list[str]:
+        game = getattr(self.base, "game", None)
+        return list(getattr(game, "action_names", ()))
+
+    def num_actions(self) -> int:
+        game = getattr(self.base, "game", None)
+        return int(getattr(game, "num_actions", 0))
+
+
+class _SingleDriver(_Driver):
+    def __init__(self, env: gymnasium.Env):
+        self.env = env
+        self.base = env.unwrapped
+        self.text = getattr(self.base, "obs_mode", "text") == "text"
+        self._last: Record = {}
+
+    def reset(self, seed: int) -> Record:
+        obs, info = self.env.reset(seed=seed)
+        self._last = {"obs": obs, "reward": 0.0, "terminated": False, "truncated": False, "info": info}
+        return self._last
+
+    def step(self, action: Any) -> Record:
+        obs, reward, term, trunc, info = self.env.step(action)
+        self._last = {"obs": obs, "reward": reward, "terminated": term, "truncated": trunc, "info": info}
+        return self._last
+
+    def done(self) -> bool:
+        return bool(self._last["terminated"] or self._last["truncated"])
+
+    def info(self) -> dict[str, Any]:
+        return self._last["info"]
+
+
+class _AECDriver(_Driver):
+    def __init__(self, env: Any):
+        self.env = env
+        self.base = env.unwrapped
+        self.text = getattr(self.base, "obs_mode", "text") == "text"
+
+    def _record(self) -> Record:
+        env = self.env
+        if not env.agents:
+            return {"agent": None, "done": True}
+        obs, reward, term, trunc, info = env.last()
+        return {"agent": env.agent_selection, "obs": obs, "reward": reward, "terminated": term,
+                "truncated": trunc, "info": info, "rewards": dict(env.rewards)}
+
+    def reset(self, seed: int) -> Record:
+        self.env.reset(seed=seed)
+        return self._record()
+
+    def step(self, action: Any) -> Record:
+        self.env.step(action)
+        return self._record()
+
+    def done(self) -> bool:
+        env = self.env
+        if not env.agents:
+            return True
+        a = env.agent_selection
+        return bool(env.terminations[a] or env.truncations[a])
+
+    def info(self) -> dict[str, Any]:
+        return self.env.infos[self.env.agent_selection]
+
+
+# ------------------------------------------------------------------ helpers
+def _factory(env: Any, multiagent: bool) -> tuple[str, dict[str, Any], Callable[..., Any]]:
+    """(env id, make kwargs, constructor) for building fresh copies of ``env``."""
+    base = env.unwrapped
+    env_id = getattr(base, "env_id", None)
+    if env_id is None:
+        raise TypeError("check_env needs a turngym env (it has no env_id attribute)")
+    kwargs = getattr(base, "make_kwargs", None)
+    if kwargs is None and getattr(env, "spec", None) is not None:
+        kwargs = dict(env.spec.kwargs)
+    if kwargs is None:
+        raise TypeError("build the env with gymnasium.make / turngym.envs.make / make_aec so it can be copied")
+    return env_id, dict(kwargs), (make_aec if multiagent else make)
+
+
+def _choose(rng: np.random.Generator, driver: _Driver, bad_rate: float) -> Any:
+    """A legal action (word or id) most of the time, a bad one with probability ``bad_rate``."""
+    words, ids = driver.legal()
+    if rng.random() < bad_rate:
+        battery = [b for _, b in bad_inputs(0, driver.text) if not (isinstance(b, str) and len(b) > 100_000)]
+        return battery[int(rng.integers(len(battery)))]
+    if driver.text:
+        return words[int(rng.integers(len(words)))] if words else ""
+    return ids[int(rng.integers(len(ids)))] if ids else 0
+
+
+def _rollout(driver: _Driver, seed: int, policy_seed: int, bad_rate: float = 0.2,
+             max_steps: int = 500) -> tuple[list[Record], list[Any]]:
+    rng = np.random.default_rng(policy_seed)
+    records = [driver.reset(seed)]
+    actions: list[Any] = []
+    while not driver.done() and len(actions) < max_steps:
+        action = _choose(rng, driver, bad_rate)
+        actions.append(action)
+        records.append(driver.step(action))
+    return records, actions
+
+
+def _replay(driver: _Driver, actions: list[Any]) -> list[Record]:
+    return [driver.step(a) for a in actions]
+
+
+def _same(check: str, a: list[Record], b: list[Record]) -> None:
+    if len(a) != len(b):
+        _fail(check, f"trajectories differ in length: {len(a)} vs {len(b)}")
+    for t, (ra, rb) in enumerate(zip(a, b, strict=True)):
+        for key in ra:
+            if not data_equivalence(ra[key], rb.get(key)):
+                _fail(check, f"step {t}: {key!r} differs:\n  {ra[key]!r:.300}\n  {rb.get(key)!r:.300}")
+
+
+def _keys(records: list[Record]) -> list[str | None]:
+    return [r.get("info", {}).get("state_key") for r in records]
+
+
+def _check_info(records: list[Record]) -> None:
+    task = records[0].get("info", {}).get("task")
+    if not (isinstance(task, dict) and "id" in task and "instruction" in task):
+        _fail("info contract", f"the reset info has no task dict with id and instruction: {task!r}")
+    for t, r in enumerate(records):
+        info = r.get("info")
+        if info is None:
+            continue
+        for key, typ in (("state_key", str), ("action_valid", bool), ("turn", int)):
+            if not isinstance(info.get(key), typ):
+                _fail("info contract", f"step {t}: info[{key!r}] should be {typ.__name__}, got {info.get(key)!r}")
+        sk = info["state_key"]
+        if len(sk) < 16 or any(c not in "0123456789abcdef" for c in sk):
+            _fail("info contract", f"step {t}: state_key {sk!r} is not a hex digest")
+        adm = info.get("admissible_actions")
+        if adm is not None and not (isinstance(adm, list) and all(isinstance(w, str) for w in adm)):
+            _fail("info contract", f"step {t}: admissible_actions must be list[str] or None, got {adm!r}")
+        if (r.get("terminated") or r.get("truncated")) and "success" not in info:
+            _fail("info contract", f"step {t}: the final step has no info['success']")
+
+
+# ------------------------------------------------------------------ contract checks
+def _check_determinism(make_driver: Callable[[], _Driver], seed: int) -> tuple[list[Record], list[Any]]:
+    first = _rollout(make_driver(), seed, seed + 1)
+    second = _rollout(make_driver(), seed, seed + 1)
+    _same("seeded determinism", first[0], second[0])
+    _check_info(first[0])
+    return first
+
+
+_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import importlib
+    from turngym.envs.core import checker
+    env_id, kwargs, seed, multi, modules = json.loads(sys.argv[1])
+    for name in modules:
+        importlib.import_module(name)
+    driver = checker._driver_for(env_id, kwargs, multi)
+    records, _ = checker._rollout(driver, seed, seed + 1)
+    print(json.dumps(checker._keys(records)))
+    """
+)
+
+
+def _check_cross_process(env_id: str, kwargs: dict[str, Any], seed: int, multi: bool, keys: list[Any]) -> None:
+    info = env_info(env_id)
+    modules = sorted({f.__module__ for f in (info.single, info.aec, info.parallel) if f is not None})
+    try:
+        payload = json.dumps([env_id, kwargs, seed, multi, modules])
+    except TypeError:
+        warnings.warn(f"state_key cross-process check skipped: kwargs of {env_id} are not JSON", stacklevel=3)
+        return
+    for hashseed in ("0", "4242"):
+        # The child sees this process's import path, so envs registered by user modules load there too.
+        env = {**os.environ, "PYTHONHASHSEED": hashseed, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        out = subprocess.run([sys.executable, "-c", _CHILD, payload], env=env, capture_output=True,
+                             text=True, timeout=300)
+        if out.returncode != 0:
+            _fail("state_key across processes", f"child process failed:\n{out.stderr[-2000:]}")
+        other = json.loads(out.stdout.strip().splitlines()[-1])
+        if other != keys:
+            _fail("state_key across processes", f"PYTHONHASHSEED={hashseed} gave different keys: {other} vs {keys}")
+
+
+def _check_snapshots(make_driver: Callable[[], _Driver], seed: int, actions: list[Any]) -> None:
+    driver = make_driver()
+    driver.reset(seed)
+    cut = len(actions) // 2
+    _replay(driver, actions[:cut])
+    snap = driver.base.get_state()
+    if not isinstance(snap, bytes):
+        _fail("snapshots", f"get_state() must return bytes, got {type(snap).__name__}")
+    tail = _replay(driver, actions[cut:])
+    driver.base.set_state(snap)
+    if driver.base.get_state() != snap:
+        _fail("snapshots", "get_state() right after set_state(s) differs from s")
+    _same("snapshot replay (same env)", tail, _replay(driver, actions[cut:]))
+    fresh = make_driver()
+    fresh.reset(seed + 99)
+    fresh.base.set_state(snap)
+    _same("snapshot replay (fresh env)", tail, _replay(fresh, actions[cut:]))
+
+
+def _check_modes(make_mode: Callable[[str], _Driver], seed: int, episodes: int = 3) -> None:
+    for ep in range(episodes):
+        text, vec = make_mode("text"), make_mode("vector")
+        rt, rv = text.reset(seed + ep), vec.reset(seed + ep)
+        rng = np.random.default_rng(seed + ep)
+        steps = 0
+        while True:
+            it, iv = rt.get("info", {}), rv.get("info", {})
+            for key in ("state_key", "admissible_actions", "legal_action_ids", "success"):
+                if not data_equivalence(it.get(key), iv.get(key)):
+                    _fail("text/vector agreement", f"episode {ep} step {steps}: info[{key!r}] differs: "
+                                                   f"{it.get(key)!r} vs {iv.get(key)!r}")
+            for key in ("reward", "terminated", "truncated", "agent"):
+                if not data_equivalence(rt.get(key), rv.get(key)):
+                    _fail("text/vector agreement", f"episode {ep} step {steps}: {key} differs")
+            if isinstance(rv.get("obs"), dict):
+                mask_ids = np.flatnonzero(rv["obs"]["action_mask"]).tolist()
+                if mask_ids != list(iv.get("legal_action_ids") or []):
+                    _fail("text/vector agreement", f"episode {ep} step {steps}: action_mask {mask_ids} != "
+                                                   f"legal_action_ids {iv.get('legal_action_ids')}")
+            if text.done() or vec.done():
+                if text.done() != vec.done():
+                    _fail("text/vector agreement", f"episode {ep}: one mode ended, the other did not")
+                break
+            words, ids = text.legal()
+            if len(words) != len(ids):
+                _fail("text/vector agreement", "admissible_actions and legal_action_ids differ in length")
+            k = int(rng.integers(len(ids)))
+            rt, rv = text.step(words[k]), vec.step(ids[k])
+            steps += 1
+
+
+def _check_bad_inputs(make_driver: Callable[[], _Driver], seed: int, actions: list[Any]) -> None:
+    driver = make_driver()
+    driver.reset(seed)
+    legal_actions = [a for a in actions if not _is_bad(a, driver.text)]
+    for t in range(len(legal_actions) + 1):
+        if driver.done():
+            break
+        words, ids = driver.legal()
+        key_before = driver.info().get("state_key")
+        snap = driver.base.get_state()
+        battery = bad_inputs(seed + t, driver.text)
+        if driver.text:
+            battery += [(f"illegal action {w!r}", w) for w in driver.all_words() if w not in words]
+        else:
+            battery += [(f"illegal id {i}", i) for i in range(driver.num_actions()) if i not in ids]
+            battery += [("id out of range", driver.num_actions())]
+        good = words[0] if driver.text else ids[0]
+        driver.base.set_state(snap)
+        reference = driver.step(good)
+        for name, bad in battery:
+            driver.base.set_state(snap)
+            try:
+                rec = driver.step(bad)
+            except Exception as e:  # noqa: BLE001 - any exception is a contract violation
+                _fail("bad input", f"{name}: the env raised {type(e).__name__}: {e}")
+            info = rec.get("info", {})
+            if info.get("action_valid") is not False:
+                _fail("bad input", f"{name}: action_valid should be False, got {info.get('action_valid')!r}")
+            if info.get("state_key") != key_before:
+                _fail("bad input", f"{name}: state_key changed after an invalid action")
+            if driver.text:
+                obs = rec.get("obs")
+                if not isinstance(obs, str) or "invalid" not in obs.lower():
+                    _fail("bad input", f"{name}: the observation does not say the action was invalid")
+                missing = [w for w in words if w not in obs]
+                if missing and not rec.get("truncated"):
+                    _fail("bad input", f"{name}: the observation does not name accepted actions {missing}")
+            if rec.get("truncated"):
+                continue
+            after = driver.step(good)
+            for key in ("obs", "terminated", "truncated"):
+                if not data_equivalence(after.get(key), reference.get(key)):
+                    _fail("bad input", f"{name}: the state changed (the next legal action gave another {key})")
+            if after.get("info", {}).get("state_key") != reference.get("info", {}).get("state_key"):
+                _fail("bad input", f"{name}: the state changed (next state_key differs)")
+        driver.base.set_state(snap)
+        if t < len(legal_actions):
+            driver.step(legal_actions[t])
+
+
+def _is_bad(action: Any, text: bool) -> bool:
+    bad = [b for _, b in bad_inputs(0, text)]
+    return any(action is b or (type(action) is type(b) and action == b) for b in bad)
+
+
+def _driver_for(env_id: str, kwargs: dict[str, Any], multi: bool) -> _Driver:
+    if multi:
+        return _AECDriver(make_aec(env_id, **kwargs))
+    return _SingleDriver(make(env_id, **kwargs))
+
+
+@contextlib.contextmanager
+def _text_dtype_check_relaxed() -> Iterator[None]:
+    """Relaxes the one PettingZoo ``api_test`` assertion that cannot apply to text observations.
+
+    ``api_test`` compares ``observation.dtype`` with the space's dtype, which only numpy
+    observations have. For ``str`` observations (text mode) that one assertion is replaced by the
+    equivalent text check (a ``str`` inside the Text space); every other api_test assertion runs as is.
+    """
+    module = importlib.import_module("pettingzoo.test.api_test")
+
+    original = module._test_observation_space_compatibility
+
+    def compat(expected: Any, seen: Any, recursed_keys: list[str]) -> None:
+        if isinstance(seen, str):
+            assert expected.contains(seen), f"text observation outside {expected}"
+            return
+        original(expected, seen, recursed_keys)
+
+    module._test_observation_space_compatibility = compat
+    try:
+        yield
+    finally:
+        module._test_observation_space_compatibility = original
+
+
+# ------------------------------------------------------------------ public API
+def check_env(env: gymnasium.Env, seed: int = 0, cross_process: bool = True) -> None:
+    """Checks a single-agent turngym env against Gymnasium's checker and the turngym contract.
+
+    Args:
+        env: An env built by ``gymnasium.make`` or ``turngym.envs.make``.
+        seed: Base seed of the checks.
+        cross_process: Also compare state keys with two fresh Python processes.
+
+    Raises:
+        ConformanceError: naming the check that failed.
+    """
+    from gymnasium.utils.env_checker import check_env as gym_check_env
+
+    env_id, kwargs, _ = _factory(env, multiagent=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        gym_check_env(env.unwrapped, skip_render_check=True)
+
+    def make_driver() -> _Driver:
+        return _driver_for(env_id, kwargs, False)
+
+    records, actions = _check_determinism(make_driver, seed)
+    if cross_process:
+        _check_cross_process(env_id, kwargs, seed, False, _keys(records))
+    _check_snapshots(make_driver, seed, actions)
+    if "vector" in env_info(env_id).modes:
+        _check_modes(lambda mode: _driver_for(env_id, {**kwargs, "obs_mode": mode}, False), seed)
+    _check_bad_inputs(make_driver, seed, actions)
+
+
+def check_multiagent_env(env: Any, seed: int = 0, cross_process: bool = True, num_cycles: int = 200) -> None:
+    """Checks a PettingZoo AEC turngym env: ``api_test`` + ``seed_test`` + the turngym contract.
+
+    Args:
+        env: An env built by ``turngym.envs.make_aec``.
+        seed: Base seed of the checks.
+        cross_process: Also compare state keys with two fresh Python processes.
+        num_cycles: Cycles for PettingZoo's tests.
+
+    Raises:
+        ConformanceError: naming the check that failed (PettingZoo's own assertions pass through).
+    """
+    from pettingzoo.test import api_test, seed_test
+
+    env_id, kwargs, _ = _factory(env, multiagent=True)
+    with warnings.catch_warnings(), _text_dtype_check_relaxed():
+        warnings.simplefilter("ignore", UserWarning)
+        api_test(env, num_cycles=num_cycles)
+        seed_test(lambda: make_aec(env_id, **kwargs), num_cycles=num_cycles)
+
+    def make_driver() -> _Driver:
+        return _driver_for(env_id, kwargs, True)
+
+    records, actions = _check_determinism(make_driver, seed)
+    if cross_process:
+        _check_cross_process(env_id, kwargs, seed, True, _keys(records))
+    _check_snapshots(make_driver, seed, actions)
+    if "vector" in env_info(env_id).modes:
+        _check_modes(lambda mode: _driver_for(env_id, {**kwargs, "obs_mode": mode}, True), seed)
+    _check_bad_inputs(make_driver, seed, actions)

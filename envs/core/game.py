@@ -1,0 +1,110 @@
+"""Rules of turn-based games with chance, separate from the env front ends.
+
+A ``TurnGame`` holds no episode state: it is a set of functions over a small mutable state object. The
+same rules then drive every front end (PettingZoo AEC, Gymnasium single-agent view with opponents, text
+mode and vector mode), so the modes cannot drift apart in dynamics, seeds or rewards.
+"""
+
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, TypeVar
+
+import numpy as np
+
+S = TypeVar("S")
+
+
+class TurnGame(ABC, Generic[S]):
+    """Abstract rules of a finite turn-based game with explicit chance events.
+
+    Attributes:
+        title: Human-readable name, used in text observations.
+        instruction: The task in one sentence (``info["task"]["instruction"]`` at reset).
+        num_players: Number of seats.
+        action_names: Canonical word of each action id; the action space is ``Discrete(len(...))``.
+        aliases: Extra accepted words mapped to action ids (for example ``check`` -> call).
+        obs_size: Length of the vector observation.
+    """
+
+    title: ClassVar[str] = ""
+    instruction: ClassVar[str] = ""
+    num_players: int
+    action_names: tuple[str, ...]
+    aliases: Mapping[str, int] = {}
+    obs_size: int
+
+    @property
+    def num_actions(self) -> int:
+        """Size of the discrete action space."""
+        return len(self.action_names)
+
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        """Every accepted word (canonical names and aliases) mapped to its action id."""
+        vocab = {name: i for i, name in enumerate(self.action_names)}
+        for word, a in self.aliases.items():
+            vocab.setdefault(word, a)
+        return vocab
+
+    @abstractmethod
+    def new_state(self) -> S:
+        """Returns the state before the first chance event."""
+
+    @abstractmethod
+    def chance_outcomes(self, s: S) -> list[tuple[int, float]]:
+        """Returns the pending chance event as (outcome, probability) pairs; empty when none."""
+
+    @abstractmethod
+    def apply_chance(self, s: S, outcome: int) -> None:
+        """Applies a chance outcome in place."""
+
+    @abstractmethod
+    def current_player(self, s: S) -> int:
+        """The seat to act, or -1 when the game is over or a chance event is pending."""
+
+    @abstractmethod
+    def legal_actions(self, s: S) -> list[int]:
+        """Legal action ids of the current player, ascending."""
+
+    @abstractmethod
+    def apply_action(self, s: S, action: int) -> None:
+        """Applies a legal action of the current player in place."""
+
+    @abstractmethod
+    def is_terminal(self, s: S) -> bool:
+        """True when the game is over."""
+
+    @abstractmethod
+    def returns(self, s: S) -> list[float]:
+        """Payoff of every seat at a terminal state."""
+
+    @abstractmethod
+    def info_encoding(self, s: S, player: int) -> str:
+        """Canonical encoding of everything ``player`` can know (its information state)."""
+
+    @abstractmethod
+    def render(self, s: S, player: int) -> str:
+        """Text observation of ``player`` (without the legal-action footer)."""
+
+    @abstractmethod
+    def encode(self, s: S, player: int, out: np.ndarray) -> None:
+        """Writes the vector observation of ``player`` into the zeroed float32 array ``out``."""
+
+    @abstractmethod
+    def to_json(self, s: S) -> Any:
+        """JSON-compatible copy of the state (for snapshots)."""
+
+    @abstractmethod
+    def from_json(self, data: Any) -> S:
+        """Inverse of ``to_json``; raises ``KeyError``/``TypeError``/``ValueError`` on malformed data."""
+
+    def illegal_reason(self, s: S, action: int) -> str:
+        """Why a known action is illegal now; games override this with rule-specific reasons."""
+        return f"{self.action_names[action]} is not allowed now"
+
+    def copy_state(self, s: S) -> S:
+        """Independent copy of a state."""
+        return copy.deepcopy(s)

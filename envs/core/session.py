@@ -1,0 +1,308 @@
+"""One episode of a ``TurnGame``: RNG, chance sampling, action validation, observations and infos.
+
+Both game front ends (``GameAECEnv`` and ``GameSingleAgentEnv``) delegate here, so the info contract,
+the bad-input handling and the snapshot format are written once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from turngym.envs.core.errors import ConfigError, SnapshotError
+from turngym.envs.core.game import TurnGame
+from turngym.envs.core.parsing import MAX_ACTION_CHARS, describe, extract_word, resolve_word
+from turngym.envs.core.spaces import Text, truncate
+from turngym.envs.core.state_key import make_state_key
+
+OBS_MODES = ("text", "vector")
+#: ``make_state_key`` memoized: a pure function of (env id, info encoding), and games have few distinct
+#: information states, so hashing each one once saves a BLAKE2b pass on almost every step.
+_state_key = functools.lru_cache(maxsize=1 << 16)(make_state_key)
+SNAPSHOT_VERSION = 1
+
+
+def check_obs_mode(obs_mode: str) -> str:
+    """Validates the ``obs_mode`` argument."""
+    if obs_mode not in OBS_MODES:
+        raise ConfigError("obs_mode", "one of " + ", ".join(OBS_MODES), obs_mode, OBS_MODES)
+    return obs_mode
+
+
+class GameSession:
+    """Runs one game episode under the turngym step contract.
+
+    Args:
+        game: The rules.
+        env_id: Registered id; namespaces the state keys.
+        obs_mode: ``"text"`` or ``"vector"``.
+        max_turns: Turn cap (invalid actions count); reaching it truncates the episode.
+        invalid_action_penalty: Reward added to a seat for each invalid action it takes.
+        max_obs_chars: Text observations are truncated to this length.
+        chance: ``"sample"`` draws chance events from the env RNG; ``"explicit"`` leaves them to the
+            caller (``chance_outcomes`` / ``apply_chance``), which exact solvers use to branch.
+    """
+
+    def __init__(
+        self,
+        game: TurnGame,
+        env_id: str,
+        obs_mode: str = "text",
+        max_turns: int = 100,
+        invalid_action_penalty: float = 0.0,
+        max_obs_chars: int = 8192,
+        chance: str = "sample",
+    ):
+        self.game = game
+        self.env_id = env_id
+        self.obs_mode = check_obs_mode(obs_mode)
+        if not isinstance(max_turns, int) or max_turns < 1:
+            raise ConfigError("max_turns", "a positive int", max_turns)
+        if chance not in ("sample", "explicit"):
+            raise ConfigError("chance", "'sample' or 'explicit'", chance, ("sample", "explicit"))
+        self.max_turns = max_turns
+        self.invalid_action_penalty = float(invalid_action_penalty)
+        self.max_obs_chars = int(max_obs_chars)
+        self.chance = chance
+        self.vocabulary = game.vocabulary
+        self.state: Any = None
+        self.turn = 0
+        self.errors: list[str | None] = [None] * game.num_players
+        self.truncated = False
+
+    # ----------------------------------------------------------------- spaces
+    def observation_space(self) -> gymnasium.Space:
+        """Text, or ``Dict(observation=Box, action_mask=MultiBinary)`` in vector mode."""
+        if self.obs_mode == "text":
+            return Text(self.max_obs_chars)
+        return gymnasium.spaces.Dict(
+            {
+                "observation": gymnasium.spaces.Box(-np.inf, np.inf, (self.game.obs_size,), np.float32),
+                "action_mask": gymnasium.spaces.MultiBinary(self.game.num_actions),
+            }
+        )
+
+    def action_space(self) -> gymnasium.Space:
+        """Text (any string) or ``Discrete(num_actions)``."""
+        if self.obs_mode == "text":
+            return Text(MAX_ACTION_CHARS, examples=self.game.action_names)
+        return gymnasium.spaces.Discrete(self.game.num_actions)
+
+    # ---------------------------------------------------------------- episode
+    def reset(self, rng: np.random.Generator) -> None:
+        """Starts a new episode; chance events are sampled from ``rng`` unless chance is explicit."""
+        self.state = self.game.new_state()
+        self.turn = 0
+        self.errors = [None] * self.game.num_players
+        self.truncated = False
+        self.resolve_chance(rng)
+
+    def resolve_chance(self, rng: np.random.Generator) -> None:
+        """Samples pending chance events (inverse-CDF draw, one uniform per event)."""
+        if self.chance != "sample":
+            return
+        game, s = self.game, self.state
+        outcomes = game.chance_outcomes(s)
+        while outcomes:
+            u = rng.random()
+            acc = 0.0
+            pick = outcomes[-1][0]
+            for outcome, p in outcomes:
+                acc += p
+                if u < acc:
+                    pick = outcome
+                    break
+            game.apply_chance(s, pick)
+            outcomes = game.chance_outcomes(s)
+
+    @property
+    def current_player(self) -> int:
+        """Seat to act, -1 when over or at a pending (explicit) chance event."""
+        return self.game.current_player(self.state)
+
+    @property
+    def terminal(self) -> bool:
+        """True when the game itself ended."""
+        return self.game.is_terminal(self.state)
+
+    def to_action_id(self, action: object) -> tuple[int | None, str | None]:
+        """Validates an action of the current player; returns (action id, None) or (None, error)."""
+        game, s = self.game, self.state
+        if isinstance(action, str):
+            parsed = extract_word(action)
+            if parsed.word is None:
+                return None, parsed.error
+            aid = resolve_word(parsed.word, self.vocabulary)
+            if aid is None:
+                return None, f"unknown action {describe(parsed.word)}"
+        elif isinstance(action, (int, np.integer)) and not isinstance(action, bool):
+            aid = int(action)
+            if not 0 <= aid < game.num_actions:
+                return None, f"action id {aid} is out of range 0..{game.num_actions - 1}"
+        else:
+            return None, f"expected an action word (str) or an action id (int), got {type(action).__name__}"
+        if aid not in game.legal_actions(s):
+            return None, game.illegal_reason(s, aid)
+        return aid, None
+
+    def act(self, action: object, rng: np.random.Generator) -> tuple[bool, float]:
+        """Plays ``action`` for the current player.
+
+        Returns:
+            (valid, penalty). An invalid action leaves the game state unchanged but consumes the turn,
+            and its message is shown in that player's next observation (DESIGN §3, bad input).
+        """
+        player = self.current_player
+        aid, error = self.to_action_id(action)
+        self.turn += 1
+        penalty = 0.0
+        if aid is None:
+            self.errors[player] = error
+            penalty = self.invalid_action_penalty
+        else:
+            self.errors[player] = None
+            self.game.apply_action(self.state, aid)
+            self.resolve_chance(rng)
+        if self.turn >= self.max_turns and not self.terminal:
+            self.truncated = True
+        return aid is not None, penalty
+
+    # ------------------------------------------------------- what agents see
+    def legal_ids(self) -> list[int]:
+        """Legal action ids of the current player (empty when nobody is to act)."""
+        if self.current_player < 0:
+            return []
+        return self.game.legal_actions(self.state)
+
+    def admissible(self, player: int) -> list[str]:
+        """Legal actions of ``player`` as words (empty when it is not that player's turn)."""
+        if self.current_player != player:
+            return []
+        names = self.game.action_names
+        return [names[a] for a in self.game.legal_actions(self.state)]
+
+    def state_key(self, player: int) -> str:
+        """Hex digest of ``player``'s information state (GiGPO anchor identity)."""
+        return _state_key(self.env_id, self.game.info_encoding(self.state, player))
+
+    def observation(self, player: int, mode: str | None = None) -> Any:
+        """Observation of ``player`` in ``mode`` (default: the session's mode)."""
+        game, s = self.game, self.state
+        if (mode or self.obs_mode) == "vector":
+            vec = np.zeros(game.obs_size, dtype=np.float32)
+            game.encode(s, player, vec)
+            mask = np.zeros(game.num_actions, dtype=np.int8)
+            if game.current_player(s) == player:
+                for a in game.legal_actions(s):  # a few scalar stores beat fancy indexing here
+                    mask[a] = 1
+            return {"observation": vec, "action_mask": mask}
+        parts = []
+        if self.errors[player] is not None:
+            parts.append(f"Invalid action: {self.errors[player]}.")
+        parts.append(game.render(s, player))
+        names = game.action_names
+        legal = [names[a] for a in game.legal_actions(s)] if game.current_player(s) == player else []
+        if legal:
+            parts.append(
+                "Legal actions: " + ", ".join(legal) + ".\nReply with one action word, "
+                "bare or inside <action>...</action>."
+            )
+        return truncate("\n".join(parts), self.max_obs_chars)
+
+    def info(self, player: int, turn: int | None = None) -> dict[str, Any]:
+        """The info contract of DESIGN §3 for ``player``."""
+        # Same contract as admissible()/legal_ids(), with the game queried once per call.
+        game, s = self.game, self.state
+        if game.current_player(s) == player:
+            legal = game.legal_actions(s)
+            names = game.action_names
+            words = [names[a] for a in legal]
+        else:
+            legal, words = [], []
+        error = self.errors[player]
+        info: dict[str, Any] = {
+            "state_key": _state_key(self.env_id, game.info_encoding(s, player)),
+            "admissible_actions": words,
+            "legal_action_ids": legal,
+            "action_valid": error is None,
+            "turn": self.turn if turn is None else turn,
+        }
+        if error is not None:
+            info["error"] = error
+        if game.is_terminal(s):
+            returns = game.returns(s)
+            info["success"] = bool(returns[player] > 0)
+            info["returns"] = list(returns)
+        elif self.truncated:
+            info["success"] = False
+        return info
+
+    def task(self, seed: int | None, player: int) -> dict[str, Any]:
+        """``info["task"]`` at reset: a game's task is its id, the deal's seed and the seat."""
+        return {
+            "id": f"{self.env_id}/seed={seed}/seat={player}" if seed is not None else None,
+            "env_id": self.env_id,
+            "seed": seed,
+            "seat": player,
+            "instruction": self.game.instruction,
+        }
+
+    # -------------------------------------------------------------- snapshots
+    def dump(self) -> dict[str, Any]:
+        """JSON-compatible snapshot of the episode."""
+        return {
+            "game": self.game.to_json(self.state),
+            "turn": self.turn,
+            "errors": list(self.errors),
+            "truncated": self.truncated,
+        }
+
+    def load(self, data: dict[str, Any]) -> None:
+        """Restores ``dump`` output."""
+        self.state = self.game.from_json(data["game"])
+        self.turn = int(data["turn"])
+        errors = list(data["errors"])
+        if len(errors) != self.game.num_players:
+            raise ValueError("wrong number of players in snapshot")
+        self.errors = errors
+        self.truncated = bool(data["truncated"])
+
+
+def encode_snapshot(env_id: str, payload: dict[str, Any]) -> bytes:
+    """Serializes a snapshot as JSON bytes (never pickle: restoring must be safe on foreign bytes)."""
+    return json.dumps({"env_id": env_id, "version": SNAPSHOT_VERSION, **payload}).encode("utf-8")
+
+
+def decode_snapshot(env_id: str, blob: bytes) -> dict[str, Any]:
+    """Parses and checks snapshot bytes; raises ``SnapshotError`` on anything else."""
+    if not isinstance(blob, (bytes, bytearray)):
+        raise SnapshotError(f"set_state expected bytes from get_state(), got {type(blob).__name__}")
+    try:
+        data = json.loads(bytes(blob).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SnapshotError(f"snapshot is not valid JSON: {e}") from None
+    if not isinstance(data, dict) or data.get("env_id") != env_id:
+        got = data.get("env_id") if isinstance(data, dict) else type(data).__name__
+        raise SnapshotError(f"snapshot is for env {got!r}, this env is {env_id!r}")
+    if data.get("version") != SNAPSHOT_VERSION:
+        raise SnapshotError(f"snapshot version {data.get('version')!r}, expected {SNAPSHOT_VERSION}")
+    return data
+
+
+def rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    """JSON-compatible state of a numpy Generator."""
+    return rng.bit_generator.state
+
+
+def rng_from_state(state: dict[str, Any]) -> np.random.Generator:
+    """Rebuilds a numpy Generator from ``rng_state`` output."""
+    name = state["bit_generator"]
+    if name not in ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937"):
+        raise ValueError(f"unknown bit generator {name!r}")
+    bitgen = getattr(np.random, name)()
+    bitgen.state = state
+    return np.random.Generator(bitgen)

@@ -1,0 +1,107 @@
+"""The checkers must fail on envs that break the contract (a checker that passes everything is useless)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import turngym.envs as te
+from turngym.envs.cards.kuhn import ENV_ID, KuhnGame, KuhnPokerAEC, KuhnPokerEnv
+from turngym.envs.core.checker import ConformanceError
+from turngym.envs.core.registry import EnvInfo, register_env, unregister_env
+
+
+class SaltedKeyGame(KuhnGame):
+    """Uses Python's per-process salted hash() inside the information-state encoding."""
+
+    def info_encoding(self, s, player):
+        return str(hash(super().info_encoding(s, player)))
+
+
+class GlobalRngGame(KuhnGame):
+    """Deals from the global random module instead of the env's seeded RNG."""
+
+    def apply_chance(self, s, outcome):
+        options = [o for o, _ in self.chance_outcomes(s)]
+        super().apply_chance(s, random.choice(options))
+
+
+class SnapshotLosesHistory(KuhnGame):
+    """Forgets the betting history when restoring a snapshot."""
+
+    def from_json(self, data):
+        s = super().from_json(data)
+        s.history = []
+        return s
+
+
+def _register(game_cls, name):
+    env_id = f"turngym/Broken{name}-v0"
+
+    class Single(KuhnPokerEnv):
+        """Broken test env."""
+
+        def __init__(self, obs_mode="text", max_turns=20):
+            super(KuhnPokerEnv, self).__init__(game_cls(), env_id, None, 0, obs_mode, max_turns, 0.0, None)
+
+    class AEC(KuhnPokerAEC):
+        """Broken test env."""
+
+        def __init__(self, obs_mode="text", max_turns=20):
+            super(KuhnPokerAEC, self).__init__(game_cls(), env_id, obs_mode, max_turns, 0.0, "sample", None)
+
+    register_env(EnvInfo(env_id, "cards", Single, aec=AEC, modes=("text", "vector")))
+    return env_id
+
+
+@pytest.fixture
+def broken():
+    ids = []
+
+    def make(game_cls, name):
+        ids.append(_register(game_cls, name))
+        return ids[-1]
+
+    yield make
+    for env_id in ids:
+        unregister_env(env_id)
+
+
+def test_salted_hash_state_key_is_caught(broken):
+    env_id = broken(SaltedKeyGame, "Salted")
+    # Within one process the keys look fine; only the fresh-process comparison can see the salt.
+    te.check_env(te.make(env_id), cross_process=False)
+    with pytest.raises(ConformanceError, match="across processes"):
+        te.check_env(te.make(env_id))
+
+
+def test_global_rng_is_caught(broken):
+    env_id = broken(GlobalRngGame, "GlobalRng")
+    with pytest.raises((ConformanceError, AssertionError)):
+        te.check_multiagent_env(te.make_aec(env_id, obs_mode="vector"), cross_process=False)
+
+
+def test_snapshot_bug_is_caught(broken):
+    env_id = broken(SnapshotLosesHistory, "Snapshot")
+    with pytest.raises(ConformanceError, match="snapshot"):
+        te.check_multiagent_env(te.make_aec(env_id), cross_process=False)
+
+
+def test_clean_env_passes_the_same_checks():
+    te.check_multiagent_env(te.make_aec(ENV_ID), cross_process=False)
+
+
+def test_bad_input_that_changes_state_is_caught(monkeypatch):
+    from turngym.envs.core import session as session_mod
+
+    original = session_mod.GameSession.act
+
+    def act(self, action, rng):
+        if isinstance(action, str) and action == "":
+            self.game.apply_action(self.state, 0)  # an "invalid" action that still moves the game
+        return original(self, action, rng)
+
+    monkeypatch.setattr(session_mod.GameSession, "act", act)
+    with pytest.raises(ConformanceError, match="bad input"):
+        te.check_env(te.make(ENV_ID), cross_process=False)

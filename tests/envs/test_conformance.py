@@ -1,0 +1,38 @@
+"""Every registered id passes the conformance checkers, in every mode and form it offers."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+
+import turngym.envs as te
+
+CASES = [(e.id, mode) for e in te.list_envs() for mode in e.modes]
+
+
+def test_registry_is_not_empty():
+    ids = {e.id for e in te.list_envs()}
+    assert {"turngym/KuhnPoker-v0", "turngym/LeducHoldem-v0"} <= ids
+    for info in te.list_envs():
+        assert info.id.startswith("turngym/") and info.id.rsplit("-v", 1)[1].isdigit()
+        assert info.id in gym.registry
+
+
+@pytest.mark.parametrize(("env_id", "mode"), CASES)
+def test_single_agent_conformance(env_id, mode):
+    te.check_env(gym.make(env_id, obs_mode=mode))
+
+
+@pytest.mark.parametrize(("env_id", "mode"), [(i, m) for i, m in CASES if te.env_info(i).aec is not None])
+def test_multiagent_conformance(env_id, mode):
+    te.check_multiagent_env(te.make_aec(env_id, obs_mode=mode))
+
+
+@pytest.mark.parametrize("env_id", [e.id for e in te.list_envs()])
+def test_class_docstring_sections(env_id):
+    info = te.env_info(env_id)
+    for ctor in filter(None, (info.single, info.aec, info.parallel)):
+        doc = ctor.__doc__ or ""
+        for section in ("Description:", "Observation:", "Action:", "Reward:", "Episode end:", "Arguments:",
+                        "Version history:"):
+            assert section in doc, f"{ctor.__name__} docstring lacks {section}"
