@@ -1,0 +1,1 @@
+"""Suites, leaderboards, statistics, the turngym CLI."""

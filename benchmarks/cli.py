@@ -1,0 +1,466 @@
+"""The ``turngym`` command: list envs, play one in the terminal, solve a card game, run benchmarks.
+
+Examples:
+    turngym list --family cards
+    turngym play turngym/LeducHoldem-v0 --seat random --opponent cfr --seed 0
+    turngym solve turngym/KuhnPoker-v0 --iterations 2000 --algo cfr+ --out runs/solve
+    turngym bench throughput --quick --out runs/throughput.json
+
+Bad configuration (an unknown env id, a bad seat, a game CFR cannot solve) prints the library's typed
+error, which names the nearest valid choice, and exits with status 2 (the Unix convention for usage
+errors, as click uses).
+Heavy imports (the envs, the solver, matplotlib) happen inside the commands, so ``turngym --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="turngym",
+    help="Multi-turn environments for agents: list, play, solve, benchmark.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode="markdown",
+)
+bench_app = typer.Typer(
+    help="Benchmarks (each prints a table and writes JSON).",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(bench_app, name="bench")
+
+#: Exit status for bad configuration (click uses 2 for usage errors too).
+CONFIG_ERROR_EXIT = 2
+#: Words that end ``turngym play`` instead of being sent to the env as an action.
+QUIT_WORDS = frozenset({"quit", "exit"})
+#: CFR iterations ``turngym play --opponent cfr`` runs when no cached policy exists.
+PLAY_CFR_ITERATIONS = 1000
+
+
+def _console(stderr: bool = False) -> Console:
+    # Built per call: CliRunner swaps sys.stdout/sys.stderr, and a module-level Console would keep the
+    # stream it saw at import time.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def config_errors(*extra: type[BaseException]) -> Iterator[None]:
+    """Turns turngym's typed configuration errors into a message on stderr and exit status 2.
+
+    Args:
+        *extra: More exception types to treat as bad configuration (e.g. the solver's
+            ``GameTreeError`` for a game CFR cannot solve).
+
+    Raises:
+        typer.Exit: With ``CONFIG_ERROR_EXIT`` when the body raised one of those errors.
+    """
+    from turngym.envs import TurnGymError
+
+    try:
+        yield
+    except (TurnGymError, *extra) as e:
+        _console(stderr=True).print(f"Error: {e}", markup=False)
+        raise typer.Exit(CONFIG_ERROR_EXIT) from None
+
+
+# ---------------------------------------------------------------------------------------------- list
+@app.command("list")
+def list_cmd(
+    family: Annotated[
+        str | None, typer.Option("--family", "-f", help="Only this family (cards, dilemmas, tooluse, ...).")
+    ] = None,
+) -> None:
+    """List every registered environment id."""
+    import turngym.envs
+
+    with config_errors():
+        envs = turngym.envs.list_envs(family)
+        if not envs and family is not None:
+            from turngym.envs import ConfigError
+
+            families = sorted({e.family for e in turngym.envs.list_envs()})
+            raise ConfigError("--family", "one of " + ", ".join(families), family, families)
+    table = Table(title="turngym environments" + (f" ({family})" if family else ""))
+    table.add_column("id", style="bold cyan", no_wrap=True)
+    table.add_column("family")
+    table.add_column("kinds")
+    table.add_column("modes")
+    table.add_column("summary")
+    for e in envs:
+        table.add_row(e.id, e.family, ", ".join(e.kinds), ", ".join(e.modes), e.summary)
+    _console().print(table)
+
+
+# ---------------------------------------------------------------------------------------------- play
+class OpponentKind(str, Enum):
+    """Bots ``turngym play`` can seat against the person."""
+
+    random = "random"
+    cfr = "cfr"
+
+
+class Algo(str, Enum):
+    """Regret-minimization variants of ``turngym solve``."""
+
+    cfr_plus = "cfr+"
+    cfr = "cfr"
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/turngym`` (``~/.cache/turngym`` when the variable is unset)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "turngym"
+
+
+def parse_seat(seat: str) -> int | str:
+    """``"random"`` or a seat number; other text is a usage error (exit 2).
+
+    Args:
+        seat: The ``--seat`` value.
+
+    Returns:
+        ``"random"`` or the seat as an int (the env checks its range).
+    """
+    if seat.strip().lower() == "random":
+        return "random"
+    try:
+        return int(seat)
+    except ValueError:
+        raise typer.BadParameter(f"expected a seat number (0, 1, ...) or 'random', got {seat!r}") from None
+
+
+def make_play_env(env_id: str, opponent: Any, seat: int | str) -> Any:
+    """The single-agent text env a person plays, with ``opponent`` in every other seat.
+
+    Envs without opponents (single-player tasks) are made without the ``opponents``/``seat`` arguments.
+
+    Args:
+        env_id: Registered id (``turngym/`` may be left out).
+        opponent: An agent object or a built-in opponent name, used in every other seat.
+        seat: The person's seat or ``"random"``.
+
+    Returns:
+        The env, in text mode.
+
+    Raises:
+        UnknownEnvError: ``env_id`` is not registered.
+        ConfigError: A bad seat or argument.
+    """
+    import turngym.envs
+
+    info = turngym.envs.env_info(env_id)
+    params = inspect.signature(info.single).parameters
+    kwargs: dict[str, Any] = {}
+    if "obs_mode" in params:
+        kwargs["obs_mode"] = "text"
+    if "opponents" in params:
+        kwargs["opponents"] = opponent
+        kwargs["seat"] = seat
+    return turngym.envs.make(info.id, **kwargs)
+
+
+def read_action(prompt: str) -> str | None:
+    """Reads one line from the person; None on ``quit``/``exit``, end of input or Ctrl-C.
+
+    At a terminal this is ``input()`` (line editing works). When input is piped, the line is echoed
+    after the prompt so that the transcript shows what was played.
+    """
+    try:
+        if sys.stdin.isatty():
+            text = input(prompt + " ")
+        else:
+            sys.stdout.write(prompt + " ")
+            sys.stdout.flush()
+            line = sys.stdin.readline()
+            if not line:
+                sys.stdout.write("\n")
+                return None
+            text = line.rstrip("\r\n")
+            sys.stdout.write(text + "\n")
+    except (EOFError, KeyboardInterrupt):
+        sys.stdout.write("\n")
+        return None
+    return None if text.strip().lower() in QUIT_WORDS else text
+
+
+def _seat_label(info: dict[str, Any]) -> str:
+    return f"seat {info['seat']}" if "seat" in info else "solo"
+
+
+@app.command("play")
+def play_cmd(
+    env_id: Annotated[str, typer.Argument(metavar="ENV_ID", help="Env id, e.g. turngym/LeducHoldem-v0.")],
+    seat: Annotated[str, typer.Option(help="Your seat: a number or 'random' (drawn each hand).")] = "0",
+    opponent: Annotated[OpponentKind, typer.Option(help="Bot in the other seats.")] = OpponentKind.random,
+    seed: Annotated[int | None, typer.Option(help="Seed of the first hand; later hands continue its RNG.")] = None,
+    hands: Annotated[int | None, typer.Option(min=1, help="Hands to play (default: until quit).")] = None,
+    cache: Annotated[
+        Path | None, typer.Option(help="Folder of solved CFR policies (default ~/.cache/turngym).")
+    ] = None,
+    iterations: Annotated[
+        int, typer.Option(min=1, help="CFR iterations when --opponent cfr has no cached policy.")
+    ] = PLAY_CFR_ITERATIONS,
+) -> None:
+    """Play an env in the terminal against bots, seeing exactly the text an LLM agent sees.
+
+    Type an action word at the prompt (the observation lists the legal ones); 'quit' or end of input
+    stops. Invalid input is sent to the env like any model output, so its own error message appears.
+    """
+    out = _console()
+    seat_arg = parse_seat(seat)
+    with config_errors():
+        import turngym.envs
+
+        info = turngym.envs.env_info(env_id)  # fail on a bad id before any solving
+        env = make_play_env(info.id, "random", seat_arg)  # checks the seat before any solving
+        if opponent is OpponentKind.cfr:
+            with config_errors(*_solver_errors()):
+                bot = load_cfr_opponent(info.id, cache or default_cache_dir(), iterations)
+            env = make_play_env(info.id, bot, seat_arg)
+    out.rule(f"{info.id}  vs {opponent.value}", style="dim")
+    out.print("Type an action word at the prompt; 'quit' ends.\n", style="dim")
+    score, played, hand = 0.0, 0, 0
+    obs, step_info = env.reset(seed=seed)
+    quit_requested = False
+    while hands is None or hand < hands:
+        hand += 1
+        out.rule(f"Hand {hand} ({_seat_label(step_info)})", style="cyan")
+        total, terminated, truncated = 0.0, False, False
+        while True:
+            # The observation is echoed verbatim (no rich markup or wrapping): it is the LLM's view.
+            typer.echo(obs)
+            if terminated or truncated:
+                break
+            action = read_action(">")
+            if action is None:
+                quit_requested = True
+                break
+            obs, reward, terminated, truncated, step_info = env.step(action)
+            total += float(reward)
+        if quit_requested:
+            out.print(f"Stopped during hand {hand}; it is not scored.", style="dim", markup=False)
+            break
+        played += 1
+        score += total
+        how = "ended" if terminated else "was cut off (turn cap reached)"
+        out.print(
+            f"Hand {hand} {how}: you {total:+g}. Score after {played} hand{'s' * (played != 1)}: "
+            f"{score:+g} ({score / played:+.3f} per hand).",
+            style="bold",
+            markup=False,
+        )
+        if hands is not None and hand >= hands:
+            break
+        obs, step_info = env.reset()
+    env.close()
+    out.rule(style="dim")
+    out.print(f"Final score: {score:+g} over {played} hand{'s' * (played != 1)}.", style="bold", markup=False)
+
+
+# --------------------------------------------------------------------------------------------- solve
+#: Exact game values for player 0, printed next to the solver's estimate.
+KNOWN_GAME_VALUES = {"turngym/KuhnPoker-v0": (-1.0 / 18.0, "-1/18 (Kuhn 1950)")}
+
+
+def algo_slug(algo: str) -> str:
+    """File-name form of an algorithm name (``cfr+`` -> ``cfrplus``)."""
+    return algo.replace("+", "plus")
+
+
+def _solver_errors() -> tuple[type[BaseException], ...]:
+    """Exception types of the CFR stack that mean "this env cannot be solved" (exit 2, not a crash)."""
+    from turngym.agents.gametree import GameTreeError
+
+    return (GameTreeError,)
+
+
+def load_cfr_opponent(env_id: str, cache_dir: Path, iterations: int) -> Any:
+    """A CFR-policy agent for ``env_id``, solved once and then cached as JSON under ``cache_dir``.
+
+    The cache file is ``<cache_dir>/cfr/<Name-vN>_cfrplus_<iterations>.json`` in the
+    ``TabularPolicy.save`` format; an unreadable or foreign file is re-solved and overwritten.
+
+    Args:
+        env_id: Canonical registered id.
+        cache_dir: Folder of cached policies.
+        iterations: CFR+ iterations when the cache has no policy for this env.
+
+    Returns:
+        A ``TabularPolicy`` (``act(observations, infos, *, rng)``) playing the average CFR+ strategy.
+    """
+    from turngym.agents.cfr import solve
+    from turngym.agents.tabular import TabularPolicy
+
+    err = _console(stderr=True)
+    path = cache_dir / "cfr" / f"{env_id.split('/')[-1]}_{algo_slug('cfr+')}_{iterations}.json"
+    if path.exists():
+        try:
+            policy = TabularPolicy.load(path)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            err.print(f"Ignoring unreadable cached policy {path} ({e}); solving again.", markup=False)
+        else:
+            if policy.env_id == env_id:
+                err.print(f"CFR+ opponent: cached policy {path}", style="dim", markup=False)
+                return policy
+    err.print(f"Solving {env_id} with CFR+ ({iterations} iterations) for the opponent...", markup=False)
+    result = solve(
+        env_id,
+        iterations=iterations,
+        algo="cfr+",
+        eval_every=max(1, iterations // 10),
+        progress=sys.stderr.isatty(),
+    )
+    result.policy.save(path)
+    err.print(
+        f"CFR+ opponent ready: exploitability {result.exploitability:.6f}; cached at {path}",
+        style="dim",
+        markup=False,
+    )
+    return result.policy
+
+
+def _checkpoints(curve: list[tuple[int, float]], count: int = 12) -> list[int]:
+    """Indices of about ``count`` log-spaced curve points, the first and the last always included."""
+    if len(curve) <= count:
+        return list(range(len(curve)))
+    first, last = curve[0][0], curve[-1][0]
+    targets = [first * (last / first) ** (k / (count - 1)) for k in range(count)]
+    picks = {min(range(len(curve)), key=lambda i, t=t: abs(curve[i][0] - t)) for t in targets}
+    return sorted(picks | {0, len(curve) - 1})
+
+
+@app.command("solve")
+def solve_cmd(
+    env_id: Annotated[
+        str, typer.Argument(metavar="ENV_ID", help="Env id of a two-player zero-sum game (Kuhn, Leduc).")
+    ],
+    iterations: Annotated[int, typer.Option(min=1, help="Solver iterations.")] = 1000,
+    algo: Annotated[Algo, typer.Option(help="Regret minimizer.")] = Algo.cfr_plus,
+    out: Annotated[Path, typer.Option(help="Output folder (policy JSON, summary JSON, PNG).")] = Path("runs/solve"),
+    eval_every: Annotated[
+        int | None, typer.Option(min=1, help="Exact exploitability every N iterations (default: ~100 points).")
+    ] = None,
+    target: Annotated[float | None, typer.Option(min=0.0, help="Stop once exploitability falls below this.")] = None,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: when it is a terminal)."),
+    ] = None,
+) -> None:
+    """Solve a two-player zero-sum game with CFR; save the policy and the exploitability curve.
+
+    Exploitability is NashConv / 2 (OpenSpiel's convention), computed exactly by best response on the
+    full game tree. Writes `<Name>_<algo>_policy.json` (a TabularPolicy keyed by the env's state_key,
+    playable as an opponent), `<Name>_<algo>_summary.json` and `<Name>_<algo>_exploitability.png`.
+    """
+    console = _console()
+    with config_errors():
+        import turngym.envs
+
+        info = turngym.envs.env_info(env_id)
+    from turngym.agents.cfr import exploitability, plot_exploitability, solve
+    from turngym.agents.gametree import build_tree
+
+    with config_errors(*_solver_errors()):
+        tick = time.perf_counter()
+        tree = build_tree(info.id)
+        build_seconds = time.perf_counter() - tick
+    sizes = tree.summary()
+    uniform = exploitability(tree, tree.uniform_strategy())
+    console.print(
+        f"{info.id}: {sizes['infosets']} information sets, {sizes['nodes']} nodes. "
+        f"Uniform random policy: exploitability {uniform:.6f}.",
+        markup=False,
+    )
+    every = eval_every or max(1, iterations // 100)
+    show_bar = sys.stderr.isatty() if progress is None else progress
+    result = solve(info.id, iterations=iterations, algo=algo.value, eval_every=every, progress=show_bar, target=target)
+
+    table = Table(title=f"{algo.value} on {info.id}: exploitability of the average strategy")
+    table.add_column("iteration", justify="right")
+    table.add_column("exploitability", justify="right")
+    table.add_column("solver s", justify="right")
+    for i in _checkpoints(result.curve):
+        t, expl = result.curve[i]
+        table.add_row(str(t), f"{expl:.6f}", f"{result.curve_seconds[i]:.2f}")
+    console.print(table)
+
+    value_line = f"Game value (player 0): {result.game_value:+.6f}"
+    if info.id in KNOWN_GAME_VALUES:
+        exact, label = KNOWN_GAME_VALUES[info.id]
+        value_line += f" (exact: {exact:+.6f} = {label})"
+    console.print(
+        f"Final exploitability: {result.exploitability:.6f} after {result.iterations} iterations "
+        f"({result.seconds:.2f} s; tree built in {build_seconds:.2f} s)",
+        markup=False,
+    )
+    console.print(value_line, markup=False)
+
+    stem = f"{info.id.split('/')[-1]}_{algo_slug(algo.value)}"
+    out.mkdir(parents=True, exist_ok=True)
+    policy_path = result.policy.save(out / f"{stem}_policy.json")
+    png_path = plot_exploitability(result, out / f"{stem}_exploitability.png", title=f"{algo.value} on {info.id}")
+    summary = {
+        "env_id": info.id,
+        "algo": algo.value,
+        "iterations": result.iterations,
+        "exploitability": result.exploitability,
+        "uniform_exploitability": uniform,
+        "game_value": result.game_value,
+        "num_infosets": result.num_infosets,
+        "seconds": result.seconds,
+        "build_seconds": build_seconds,
+        "curve": [[int(t), float(e)] for t, e in result.curve],
+        "curve_seconds": [float(x) for x in result.curve_seconds],
+        "policy": policy_path.name,
+        "plot": png_path.name,
+    }
+    summary_path = out / f"{stem}_summary.json"
+    summary_path.write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    for label, path in (("policy", policy_path), ("summary", summary_path), ("plot", png_path)):
+        console.print(f"Wrote {label}: {path}", markup=False)
+
+
+# --------------------------------------------------------------------------------------------- bench
+@bench_app.command(
+    "throughput",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def bench_throughput_cmd(ctx: typer.Context) -> None:
+    """Steps-per-second of every env next to its peers; all arguments go to the benchmark script."""
+    try:
+        from turngym.benchmarks import throughput
+    except ModuleNotFoundError as e:
+        if e.name != "turngym.benchmarks.throughput":
+            raise
+        _console(stderr=True).print("Error: the throughput benchmark (benchmarks/throughput.py) is not installed.")
+        raise typer.Exit(1) from None
+    with config_errors():
+        status = throughput.main(list(ctx.args))
+    if status:
+        raise typer.Exit(int(status))
+
+
+def main() -> None:
+    """Entry point for ``python -m turngym.benchmarks.cli``."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

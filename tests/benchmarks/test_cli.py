@@ -1,0 +1,283 @@
+"""Tests of the ``turngym`` command (``turngym.benchmarks.cli``)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import turngym.benchmarks
+import turngym.envs
+from turngym.benchmarks import cli
+
+runner = CliRunner()
+
+KUHN = "turngym/KuhnPoker-v0"
+LEDUC = "turngym/LeducHoldem-v0"
+UNIFORM_KUHN_EXPLOITABILITY = 0.4583  # NashConv/2 of the uniform random policy (OpenSpiel: 0.458333)
+
+
+def turngym_cmd() -> list[str]:
+    """The installed console script, or the module when the script is not on PATH."""
+    exe = shutil.which("turngym")
+    return [exe] if exe else [sys.executable, "-m", "turngym.benchmarks.cli"]
+
+
+def reference_hand(env_id: str, seed: int, script: list[str], seat: int = 0) -> tuple[list[str], list[str]]:
+    """Plays ``script`` in the library env until the hand ends.
+
+    Returns:
+        (observations seen, the script lines actually consumed).
+    """
+    env = turngym.envs.make(env_id, opponents=["random"], seat=seat)
+    obs, _ = env.reset(seed=seed)
+    seen, used = [obs], []
+    for action in script:
+        obs, _, terminated, truncated, _ = env.step(action)
+        seen.append(obs)
+        used.append(action)
+        if terminated or truncated:
+            return seen, used
+    raise AssertionError("script too short to finish the hand")
+
+
+# ---------------------------------------------------------------------------------------------- list
+def test_list_shows_every_registered_id() -> None:
+    result = runner.invoke(cli.app, ["list"])
+    assert result.exit_code == 0, result.output
+    ids = [e.id for e in turngym.envs.list_envs()]
+    assert ids, "registry is empty"
+    for env_id in ids:
+        assert env_id in result.stdout
+    for family in {e.family for e in turngym.envs.list_envs()}:
+        assert family in result.stdout
+
+
+def test_list_family_filters() -> None:
+    result = runner.invoke(cli.app, ["list", "--family", "cards"])
+    assert result.exit_code == 0, result.output
+    for e in turngym.envs.list_envs():
+        assert (e.id in result.stdout) == (e.family == "cards")
+
+
+def test_list_unknown_family_exits_2_with_suggestion() -> None:
+    result = runner.invoke(cli.app, ["list", "--family", "card"])
+    assert result.exit_code == 2
+    assert "Did you mean 'cards'?" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------- play
+@pytest.mark.parametrize("env_id", [LEDUC, KUHN])
+def test_play_shows_exactly_the_env_observations(env_id: str) -> None:
+    seed = 7
+    word = "raise" if env_id == LEDUC else "bet"
+    # The bad input comes first so that it is always used (a raise may end the hand at once).
+    script = ["nonsense", word, "call", "call", "call", "call", "call", "call", "call"]
+    observations, used = reference_hand(env_id, seed, script)
+    stdin = "\n".join(used) + "\nquit\n"
+    result = runner.invoke(cli.app, ["play", env_id, "--seed", str(seed), "--seat", "0"], input=stdin)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    # Every observation, verbatim (the person reads what an LLM reads), in order.
+    pos = 0
+    for obs in observations:
+        at = out.find(obs, pos)
+        assert at >= 0, f"observation not shown verbatim:\n{obs}\n--- output ---\n{out}"
+        pos = at + len(obs)
+    # The env's own message for the bad input.
+    assert "Invalid action: unknown action 'nonsense'." in out
+    # A hand result and the running score.
+    m = re.search(r"Hand 1 ended: you ([+-]\d+(?:\.\d+)?)\. Score after 1 hand: ([+-]\d+(?:\.\d+)?)", out)
+    assert m, out
+    assert m.group(1) == m.group(2)
+    assert "Final score" in out
+
+
+def test_play_counts_hands_and_sums_the_score() -> None:
+    # Always checking/calling ends every Kuhn hand within two of our moves.
+    stdin = "call\n" * 20
+    result = runner.invoke(cli.app, ["play", KUHN, "--seed", "1", "--hands", "3"], input=stdin)
+    assert result.exit_code == 0, result.output
+    hand_scores = [float(x) for x in re.findall(r"Hand \d ended: you ([+-]\d+)", result.stdout)]
+    assert len(hand_scores) == 3
+    final = re.search(r"Final score: ([+-]\d+) over 3 hands\.", result.stdout)
+    assert final, result.stdout
+    assert float(final.group(1)) == sum(hand_scores)
+    assert "Hand 4" not in result.stdout
+
+
+def test_play_is_reproducible_with_a_seed_and_random_seat() -> None:
+    args = ["play", LEDUC, "--seed", "11", "--seat", "random", "--hands", "4"]
+    stdin = "call\n" * 40
+    first = runner.invoke(cli.app, args, input=stdin)
+    second = runner.invoke(cli.app, args, input=stdin)
+    assert first.exit_code == 0, first.output
+    assert first.stdout == second.stdout
+    env = turngym.envs.make(LEDUC, opponents=["random"], seat="random")
+    obs, info = env.reset(seed=11)
+    assert obs in first.stdout
+    assert f"Hand 1 (seat {info['seat']})" in first.stdout
+
+
+def test_play_end_of_input_ends_cleanly() -> None:
+    result = runner.invoke(cli.app, ["play", KUHN, "--seed", "0"], input="")
+    assert result.exit_code == 0, result.output
+    assert "Final score: +0 over 0 hands." in result.stdout
+
+
+def test_play_bad_seat_is_a_usage_error() -> None:
+    result = runner.invoke(cli.app, ["play", KUHN, "--seat", "left"])
+    assert result.exit_code == 2
+    out_of_range = runner.invoke(cli.app, ["play", KUHN, "--seat", "5"])
+    assert out_of_range.exit_code == 2
+    assert "seat" in out_of_range.stderr and "Traceback" not in out_of_range.output
+
+
+# -------------------------------------------------------------------------------------- bad config
+@pytest.mark.parametrize("command", [["play"], ["solve"]])
+def test_unknown_env_exits_2_with_did_you_mean(command: list[str]) -> None:
+    result = runner.invoke(cli.app, [*command, "turngym/LeducHoldm-v0"])
+    assert result.exit_code == 2
+    assert "Did you mean 'turngym/LeducHoldem-v0'?" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_installed_script_unknown_env_no_traceback() -> None:
+    proc = subprocess.run(
+        [*turngym_cmd(), "play", "KuhnPokr-v0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2
+    assert "Did you mean 'turngym/KuhnPoker-v0'?" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_installed_script_plays_from_stdin() -> None:
+    observations, used = reference_hand(KUHN, 3, ["bet", "call", "call"])
+    proc = subprocess.run(
+        [*turngym_cmd(), "play", KUHN, "--seed", "3"],
+        input="\n".join(used) + "\nquit\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for obs in observations:
+        assert obs in proc.stdout
+    assert "Hand 1 ended" in proc.stdout
+
+
+# --------------------------------------------------------------------------------------------- bench
+def test_bench_throughput_passes_arguments_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[str] | None] = []
+
+    def fake_main(argv: list[str] | None = None) -> int:
+        seen.append(argv)
+        print("fake throughput table")
+        return 0
+
+    fake = types.ModuleType("turngym.benchmarks.throughput")
+    fake.main = fake_main  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "turngym.benchmarks.throughput", fake)
+    monkeypatch.setattr(turngym.benchmarks, "throughput", fake, raising=False)
+    args = ["--envs", KUHN, "--steps", "100", "--json", "out.json", "--help"]
+    result = runner.invoke(cli.app, ["bench", "throughput", *args])
+    assert result.exit_code == 0, result.output
+    assert seen == [args]
+    assert "fake throughput table" in result.stdout
+
+
+def test_bench_throughput_help_reaches_the_benchmark_parser() -> None:
+    pytest.importorskip("turngym.benchmarks.throughput")
+    result = runner.invoke(cli.app, ["bench", "throughput", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "usage:" in result.stdout and "--out" in result.stdout  # argparse's help, not typer's
+
+
+@pytest.mark.slow
+def test_bench_throughput_runs_and_writes_json(tmp_path: Path) -> None:
+    pytest.importorskip("turngym.benchmarks.throughput")
+    out = tmp_path / "throughput.json"
+    argv = ["--steps", "100", "--repeats", "1", "--warmup", "0", "--only", "kuhn", "--cpu", "-1", "--out", str(out)]
+    result = runner.invoke(cli.app, ["bench", "throughput", *argv])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["settings"]["steps"] == 100
+
+
+# --------------------------------------------------------------------------------------------- solve
+def test_solve_kuhn_writes_policy_and_plot(tmp_path: Path) -> None:
+    pytest.importorskip("turngym.agents.cfr")
+    from turngym.agents.tabular import TabularPolicy
+
+    out = tmp_path / "solve"
+    result = runner.invoke(cli.app, ["solve", KUHN, "--iterations", "200", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    # Checkpoints are printed, starting from the uniform policy's exploitability at iteration 1.
+    assert re.search(r"\b1 │\s+0\.458333", text), text
+    final = re.search(r"Final exploitability: (\d+\.\d+) after 200 iterations", text)
+    assert final, text
+    assert 0 <= float(final.group(1)) < 0.01 < UNIFORM_KUHN_EXPLOITABILITY
+    value = re.search(r"Game value \(player 0\): ([+-]\d+\.\d+)", text)
+    assert value, text
+    assert float(value.group(1)) == pytest.approx(-1 / 18, abs=2e-3)
+
+    policy_path = out / "KuhnPoker-v0_cfrplus_policy.json"
+    png_path = out / "KuhnPoker-v0_cfrplus_exploitability.png"
+    summary_path = out / "KuhnPoker-v0_cfrplus_summary.json"
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    policy = TabularPolicy.load(policy_path)
+    assert policy.env_id == KUHN and len(policy) == 12  # Kuhn has 12 information sets
+    summary = json.loads(summary_path.read_text())
+    assert summary["iterations"] == 200
+    assert summary["exploitability"] == pytest.approx(float(final.group(1)), abs=1e-6)
+    assert summary["curve"][0] == [1, pytest.approx(UNIFORM_KUHN_EXPLOITABILITY, abs=1e-4)]
+    assert summary["curve"][-1][0] == 200
+
+
+def test_solve_vanilla_cfr_also_converges(tmp_path: Path) -> None:
+    pytest.importorskip("turngym.agents.cfr")
+    result = runner.invoke(
+        cli.app, ["solve", KUHN, "--iterations", "50", "--algo", "cfr", "--out", str(tmp_path), "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    final = re.search(r"Final exploitability: (\d+\.\d+)", result.stdout)
+    assert final and float(final.group(1)) < UNIFORM_KUHN_EXPLOITABILITY / 4
+    assert (tmp_path / "KuhnPoker-v0_cfr_policy.json").exists()
+
+
+def test_play_against_cfr_solves_once_then_uses_the_cache(tmp_path: Path) -> None:
+    pytest.importorskip("turngym.agents.cfr")
+    from turngym.agents.tabular import TabularPolicy
+
+    args = ["play", KUHN, "--opponent", "cfr", "--seed", "5", "--seat", "1", "--cache", str(tmp_path)]
+    args += ["--iterations", "100", "--hands", "2"]
+    first = runner.invoke(cli.app, args, input="call\n" * 10)
+    assert first.exit_code == 0, first.output
+    cached = tmp_path / "cfr" / "KuhnPoker-v0_cfrplus_100.json"
+    assert cached.exists()
+    assert "Solving" in first.stderr
+    second = runner.invoke(cli.app, args, input="call\n" * 10)
+    assert second.exit_code == 0, second.output
+    assert "Solving" not in second.stderr and "cached policy" in second.stderr
+    assert first.stdout == second.stdout
+    # The bot really is the cached CFR policy: the library env with that opponent shows the same text.
+    env = turngym.envs.make(KUHN, opponents=[TabularPolicy.load(cached)], seat=1)
+    obs, _ = env.reset(seed=5)
+    assert obs in first.stdout
+    while True:
+        obs, _, terminated, truncated, _ = env.step("call")
+        assert obs in first.stdout
+        if terminated or truncated:
+            break
