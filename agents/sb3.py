@@ -60,19 +60,20 @@ class SB3Policy:
     def __init__(self, model: Any, deterministic: bool = True, seed: int | None = None,
                  name: str | None = None):
         policy = getattr(model, "policy", model)
-        if not isinstance(policy.action_space, spaces.Discrete):
-            raise TypeError(f"SB3Policy needs a Discrete action space, got {policy.action_space}")
+        action_space = getattr(policy, "action_space", None)
         if hasattr(policy, "get_distribution"):
             self._kind = "actor_critic"
         elif hasattr(policy, "q_net"):
             self._kind = "q"
         elif hasattr(policy, "quantile_net"):
             self._kind = "quantile"
-        else:
+        if action_space is None or not hasattr(self, "_kind"):
             raise TypeError(
                 f"SB3Policy supports actor-critic (PPO, A2C, MaskablePPO), DQN and QR-DQN policies; "
                 f"got {type(policy).__name__}"
             )
+        if not isinstance(action_space, spaces.Discrete):
+            raise TypeError(f"SB3Policy needs a Discrete action space, got {action_space}")
         self.model = model
         self.policy = policy
         self.deterministic = bool(deterministic)

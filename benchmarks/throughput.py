@@ -262,10 +262,21 @@ class TextArenaRunner(Runner):
         import textarena
 
         self.env = textarena.make(env_id, max_rounds=1)
+        # TextArena's LLMObservationWrapper keeps every message across resets, so its string observation
+        # grows without bound (hundreds of kB after a few hundred hands) and slows the peer down more
+        # the longer the run. Clearing that buffer at each reset measures every hand as a fresh env.
+        self.buffers = []
+        layer = self.env
+        while layer is not None:
+            if isinstance(getattr(layer, "full_observations", None), dict):
+                self.buffers.append(layer.full_observations)
+            layer = getattr(layer, "env", None)
 
     def episode(self) -> None:
         """Resets and plays one hand (see the class docstring)."""
         env, pick = self.env, self.pick
+        for buffer in self.buffers:
+            buffer.clear()
         env.reset(num_players=2, seed=self.next_seed())
         n = 0
         done = False
@@ -333,8 +344,9 @@ def our_configs() -> list[Config]:
                               lambda s, i=env_id: AECRunner(s, _our_aec(i, "text"), "words"),
                               note="as aec-text, but acts with '[word]' text (parsed, like TextArena)"))
         out.append(Config(f"turngym {game} aec-vector", "turngym", game, "aec-vector",
-                          lambda s, i=env_id: AECRunner(s, _our_aec(i, "vector"), "mask"),
-                          note="make_aec(obs_mode='vector'); action from obs['action_mask']"))
+                          lambda s, i=env_id: AECRunner(s, _our_aec(i, "vector"), "info"),
+                          note="make_aec(obs_mode='vector'); vector obs built via last(); action id from "
+                               "info['legal_action_ids'] (what RandomLegalAgent reads)"))
         for mode in ("text", "vector"):
             out.append(Config(f"turngym {game} single-{mode}", "turngym", game, f"single-{mode}",
                               lambda s, i=env_id, m=mode: SingleRunner(s, i, m),
@@ -371,7 +383,8 @@ def peer_configs() -> list[Config]:
                "no wrappers; obs = list of message tuples (not one rendered string); max_rounds=1"),
         Config("textarena KuhnPoker-v0 (LLM wrappers)", "textarena", "kuhn", "text-wrapped",
                lambda s: TextArenaRunner(s, "KuhnPoker-v0"), "textarena",
-               "default LLMObservationWrapper + ActionFormattingWrapper; max_rounds=1"),
+               "what textarena.make('KuhnPoker-v0') returns: LLMObservationWrapper (string obs, its "
+               "history buffer cleared per hand) + ActionFormattingWrapper; max_rounds=1"),
     ]
 
 
@@ -379,14 +392,14 @@ def peer_configs() -> list[Config]:
 RATIOS: list[tuple[str, str, float | None]] = [
     ("turngym leduc aec-vector", "rlcard leduc-holdem", 1.0),
     ("turngym leduc aec-vector", "pettingzoo leduc_holdem_v4.env()", 3.0),
-    ("turngym kuhn aec-text", "textarena KuhnPoker-v0-raw", 1.0),
+    ("turngym kuhn aec-text", "textarena KuhnPoker-v0 (LLM wrappers)", 1.0),
+    ("turngym kuhn aec-text", "textarena KuhnPoker-v0-raw", None),
     ("turngym kuhn aec-text words", "textarena KuhnPoker-v0-raw", None),
     ("turngym leduc aec-vector", "pettingzoo leduc_holdem_v4.raw_env()", None),
     ("turngym leduc aec-vector", "openspiel leduc_poker +info_state_tensor", None),
     ("turngym leduc aec-vector", "openspiel leduc_poker", None),
     ("turngym leduc aec-text", "rlcard leduc-holdem", None),
     ("turngym kuhn aec-text", "openspiel kuhn_poker +info_state_string", None),
-    ("turngym kuhn aec-text", "textarena KuhnPoker-v0 (LLM wrappers)", None),
 ]
 
 
@@ -608,6 +621,8 @@ def print_report(report: dict[str, Any]) -> None:
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:  # piped or logged: do not squeeze the tables into 80 columns
+        console = Console(width=160)
     table = Table(title="Random-legal play, one core, resets included (step = one player decision)")
     for col, just in (("config", "left"), ("steps/s", "right"), ("learner steps/s", "right"),
                       ("hands/s", "right"), ("steps/hand", "right"), ("steps", "right"), ("spread", "right")):

@@ -28,6 +28,8 @@ class KuhnState:
 
     cards: list[int] = field(default_factory=lambda: [-1, -1])
     history: list[int] = field(default_factory=list)
+    #: ``history`` as letters (p/b), kept in step by ``apply_action`` for the information-state key.
+    bets: str = ""
 
 
 class KuhnGame(TurnGame[KuhnState]):
@@ -39,6 +41,7 @@ class KuhnGame(TurnGame[KuhnState]):
     action_names = ("pass", "bet")
     aliases = {"check": PASS, "fold": PASS, "call": BET}
     obs_size = 2 + 3 + 3 * 2
+    views_follow_info_state = True  # render/encode show only the own card, public card and bets
 
     def new_state(self) -> KuhnState:
         return KuhnState()
@@ -50,23 +53,29 @@ class KuhnGame(TurnGame[KuhnState]):
             return [(c, 0.5) for c in range(3) if c != s.cards[0]]
         return []
 
+    def chance_pending(self, s: KuhnState) -> bool:
+        return s.cards[1] < 0
+
     def apply_chance(self, s: KuhnState, outcome: int) -> None:
         s.cards[0 if s.cards[0] < 0 else 1] = outcome
 
     def is_terminal(self, s: KuhnState) -> bool:
-        h = s.history
-        return len(h) == 3 or (len(h) == 2 and (h[0] == BET or h[1] == PASS))
+        # pass-pass and bet-bet / bet-pass end after two moves; pass-bet needs a third.
+        b = s.bets
+        return len(b) == 3 or (len(b) == 2 and b != "pb")
 
     def current_player(self, s: KuhnState) -> int:
-        if s.cards[1] < 0 or self.is_terminal(s):
+        b = s.bets
+        if s.cards[1] < 0 or len(b) == 3 or (len(b) == 2 and b != "pb"):
             return -1
-        return len(s.history) % 2
+        return len(b) % 2
 
     def legal_actions(self, s: KuhnState) -> list[int]:
         return [PASS, BET]
 
     def apply_action(self, s: KuhnState, action: int) -> None:
         s.history.append(action)
+        s.bets += "pb"[action]
 
     def returns(self, s: KuhnState) -> list[float]:
         if not self.is_terminal(s):
@@ -80,7 +89,7 @@ class KuhnGame(TurnGame[KuhnState]):
         return [stake, -stake] if s.cards[0] > s.cards[1] else [-stake, stake]
 
     def info_encoding(self, s: KuhnState, player: int) -> str:
-        return f"p{player}|c{s.cards[player]}|h" + "".join("pb"[a] for a in s.history)
+        return f"p{player}|c{s.cards[player]}|h{s.bets}"
 
     def encode(self, s: KuhnState, player: int, out: np.ndarray) -> None:
         out[player] = 1.0
@@ -88,6 +97,9 @@ class KuhnGame(TurnGame[KuhnState]):
             out[2 + s.cards[player]] = 1.0
         for i, a in enumerate(s.history):
             out[5 + 2 * i + a] = 1.0
+
+    def terminal_view_key(self, s: KuhnState, player: int) -> str | None:
+        return f"{self.info_encoding(s, player)}|o{s.cards[1 - player]}"
 
     def render(self, s: KuhnState, player: int) -> str:
         me = lambda p: "you" if p == player else "opponent"  # noqa: E731
@@ -117,10 +129,11 @@ class KuhnGame(TurnGame[KuhnState]):
         s = KuhnState(cards=[int(c) for c in data["cards"]], history=[int(a) for a in data["history"]])
         if len(s.cards) != 2 or len(s.history) > 3 or any(a not in (PASS, BET) for a in s.history):
             raise ValueError("malformed Kuhn state")
+        s.bets = "".join("pb"[a] for a in s.history)
         return s
 
     def copy_state(self, s: KuhnState) -> KuhnState:
-        return KuhnState(list(s.cards), list(s.history))
+        return KuhnState(list(s.cards), list(s.history), s.bets)
 
 
 _DOC = """

@@ -45,6 +45,9 @@ class LeducState:
     player: int = 0
     folded: int = -1
     over: bool = False
+    #: The betting as letters (f/c/r), rounds separated by "/": ``history`` in the form the information
+    #: state key uses, kept in step with it by ``apply_action`` so keys cost no join per step.
+    bets: str = ""
 
 
 class LeducGame(TurnGame[LeducState]):
@@ -56,6 +59,7 @@ class LeducGame(TurnGame[LeducState]):
     action_names = ("fold", "call", "raise")
     aliases = {"check": CALL, "bet": RAISE}
     obs_size = 2 + 6 + 6 + 2 + 2 * HISTORY_SLOTS * 3 + 2
+    views_follow_info_state = True  # render/encode show only the own card, public card and bets
 
     def new_state(self) -> LeducState:
         return LeducState()
@@ -106,6 +110,7 @@ class LeducGame(TurnGame[LeducState]):
     def apply_action(self, s: LeducState, action: int) -> None:
         p = s.player
         s.history[s.round].append(action)
+        s.bets += "fcr"[action]
         if action == FOLD:
             s.folded = p
             s.over = True
@@ -122,6 +127,7 @@ class LeducGame(TurnGame[LeducState]):
                 s.over = True
             else:
                 s.round, s.raises, s.player = 1, 0, 0
+                s.bets += "/"
         else:
             s.player = 1 - p
 
@@ -150,8 +156,7 @@ class LeducGame(TurnGame[LeducState]):
         return [won, -won] if w == 0 else [-won, won]
 
     def info_encoding(self, s: LeducState, player: int) -> str:
-        hist = "/".join("".join("fcr"[a] for a in h) for h in s.history)
-        return f"p{player}|c{s.private[player]}|b{s.public}|h{hist}"
+        return f"p{player}|c{s.private[player]}|b{s.public}|h{s.bets}"
 
     def encode(self, s: LeducState, player: int, out: np.ndarray) -> None:
         out[player] = 1.0
@@ -166,6 +171,9 @@ class LeducGame(TurnGame[LeducState]):
                 out[base + (r * HISTORY_SLOTS + i) * 3 + a] = 1.0
         out[base + 2 * HISTORY_SLOTS * 3] = s.contrib[player] / 13.0
         out[base + 2 * HISTORY_SLOTS * 3 + 1] = s.contrib[1 - player] / 13.0
+
+    def terminal_view_key(self, s: LeducState, player: int) -> str | None:
+        return f"{self.info_encoding(s, player)}|o{s.private[1 - player]}"
 
     def render(self, s: LeducState, player: int) -> str:
         me = lambda p: "you" if p == player else "opponent"  # noqa: E731
@@ -216,11 +224,15 @@ class LeducGame(TurnGame[LeducState]):
             raise ValueError("malformed Leduc state")
         if any(a not in (FOLD, CALL, RAISE) for h in s.history for a in h):
             raise ValueError("unknown action in Leduc history")
+        if s.round not in (0, 1) or (s.round == 0 and s.history[1]):
+            raise ValueError("malformed Leduc round")
+        s.bets = "".join("fcr"[a] for a in s.history[0]) + ("/" if s.round == 1 else "")
+        s.bets += "".join("fcr"[a] for a in s.history[1])
         return s
 
     def copy_state(self, s: LeducState) -> LeducState:
         return LeducState(list(s.private), s.public, s.round, [list(s.history[0]), list(s.history[1])],
-                          list(s.contrib), s.raises, s.player, s.folded, s.over)
+                          list(s.contrib), s.raises, s.player, s.folded, s.over, s.bets)
 
 
 _DOC = """

@@ -84,17 +84,18 @@ class GameAECEnv(AECEnv):
         """Starts a new game; ``seed`` reseeds the env RNG (deals and seating)."""
         if seed is not None:
             self._np_random, _ = seeding.np_random(seed)
-        self.agents = list(self.possible_agents)
+        agents = self.agents = list(self.possible_agents)
         self.session.reset(self.np_random)
-        self.rewards = {a: 0.0 for a in self.agents}
-        self._cumulative_rewards = {a: 0.0 for a in self.agents}
-        self.terminations = {a: False for a in self.agents}
-        self.truncations = {a: False for a in self.agents}
-        self.infos = {a: {} for a in self.agents}
-        self.agent_selection = self.agents[0]
+        self.rewards = dict.fromkeys(agents, 0.0)
+        self._cumulative_rewards = dict.fromkeys(agents, 0.0)
+        self.terminations = dict.fromkeys(agents, False)
+        self.truncations = dict.fromkeys(agents, False)
+        self.infos = {a: {} for a in agents}
+        self.agent_selection = agents[0]
         self._after_move()
-        for i, agent in enumerate(self.possible_agents):
-            self.infos[agent]["task"] = self.session.task(seed, i)
+        infos, task = self.infos, self.session.task
+        for i, agent in enumerate(agents):
+            infos[agent]["task"] = task(seed, i)
 
     def observe(self, agent: str) -> Any:
         """Observation of ``agent`` now (text or ``{observation, action_mask}``)."""
@@ -106,13 +107,16 @@ class GameAECEnv(AECEnv):
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)
             return
-        if self.session.current_player != self._index[agent]:
+        session = self.session
+        if session.current_player != self._index[agent]:
             raise RuntimeError("a chance event is pending: resolve it with apply_chance() first")
         self._cumulative_rewards[agent] = 0.0
-        for a in self.agents:
-            self.rewards[a] = 0.0
-        _, penalty = self.session.act(action, self.np_random)
-        self.rewards[agent] += penalty
+        rewards = self.rewards
+        for a in rewards:
+            rewards[a] = 0.0
+        _, penalty = session.act(action, self._np_random or self.np_random)
+        if penalty:
+            rewards[agent] += penalty
         self._after_move()
         self._accumulate_rewards()
         if self.render_mode == "human":
@@ -121,22 +125,23 @@ class GameAECEnv(AECEnv):
     def _after_move(self) -> None:
         """Updates selection, terminal flags, payoffs and infos after a move or a chance event."""
         session = self.session
-        terminal = session.terminal
-        if terminal:
-            for a, ret in zip(self.possible_agents, session.game.returns(session.state), strict=True):
-                if a in self.rewards:
-                    self.rewards[a] += float(ret)
-            self.terminations = {a: True for a in self.agents}
-        elif session.truncated:
-            self.truncations = {a: True for a in self.agents}
+        player, terminal = session.current_player, session.terminal
         if terminal or session.truncated:
+            if terminal:
+                rewards = self.rewards
+                for a, ret in zip(self.possible_agents, session.final_returns, strict=True):
+                    if a in rewards:
+                        rewards[a] += float(ret)
+                self.terminations = dict.fromkeys(self.agents, True)
+            else:
+                self.truncations = dict.fromkeys(self.agents, True)
+            index, infos = self._index, self.infos
             for a in self.agents:
-                self.infos[a] = session.info(self._index[a])
+                infos[a] = session.info(index[a])
             return
-        player = session.current_player
         if player >= 0:
-            self.agent_selection = self.possible_agents[player]
-            self.infos[self.agent_selection] = session.info(player)
+            agent = self.agent_selection = self.possible_agents[player]
+            self.infos[agent] = session.info(player)
 
     # ---------------------------------------------------------- chance (solvers)
     def chance_outcomes(self) -> list[tuple[int, float]]:
@@ -149,10 +154,7 @@ class GameAECEnv(AECEnv):
 
     def apply_chance(self, outcome: int) -> None:
         """Resolves the pending chance event with ``outcome`` (explicit chance mode)."""
-        allowed = [o for o, _ in self.chance_outcomes()]
-        if outcome not in allowed:
-            raise ValueError(f"chance outcome {outcome!r} is not pending; pending: {allowed}")
-        self.session.game.apply_chance(self.session.state, outcome)
+        self.session.apply_chance(outcome)
         self._after_move()
 
     # ------------------------------------------------------------- snapshots

@@ -27,6 +27,11 @@ class TurnGame(ABC, Generic[S]):
         action_names: Canonical word of each action id; the action space is ``Discrete(len(...))``.
         aliases: Extra accepted words mapped to action ids (for example ``check`` -> call).
         obs_size: Length of the vector observation.
+        views_follow_info_state: Set True when, at every non-terminal state, ``render(s, p)``,
+            ``encode(s, p)`` and (when ``p`` is to act) ``legal_actions(s)`` depend only on
+            ``info_encoding(s, p)``. Sessions then build each player's view of an information state
+            once and reuse it (the turn-based analogue of a transposition table), which is most of
+            the per-step cost of a small game. Leave False when the view shows anything else.
     """
 
     title: ClassVar[str] = ""
@@ -35,6 +40,7 @@ class TurnGame(ABC, Generic[S]):
     action_names: tuple[str, ...]
     aliases: Mapping[str, int] = {}
     obs_size: int
+    views_follow_info_state: ClassVar[bool] = False
 
     @property
     def num_actions(self) -> int:
@@ -56,6 +62,10 @@ class TurnGame(ABC, Generic[S]):
     @abstractmethod
     def chance_outcomes(self, s: S) -> list[tuple[int, float]]:
         """Returns the pending chance event as (outcome, probability) pairs; empty when none."""
+
+    def chance_pending(self, s: S) -> bool:
+        """True when a chance event is due; games override it with a test cheaper than listing outcomes."""
+        return bool(self.chance_outcomes(s))
 
     @abstractmethod
     def apply_chance(self, s: S, outcome: int) -> None:
@@ -100,6 +110,14 @@ class TurnGame(ABC, Generic[S]):
     @abstractmethod
     def from_json(self, data: Any) -> S:
         """Inverse of ``to_json``; raises ``KeyError``/``TypeError``/``ValueError`` on malformed data."""
+
+    def terminal_view_key(self, s: S, player: int) -> str | None:
+        """With ``views_follow_info_state``: a string that determines ``player``'s view of terminal ``s``.
+
+        Terminal views may reveal hidden information (a showdown shows the opponent's card), so they
+        are cached only under this key; ``None`` (the default) builds each terminal view afresh.
+        """
+        return None
 
     def illegal_reason(self, s: S, action: int) -> str:
         """Why a known action is illegal now; games override this with rule-specific reasons."""

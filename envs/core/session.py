@@ -24,6 +24,31 @@ OBS_MODES = ("text", "vector")
 #: information states, so hashing each one once saves a BLAKE2b pass on almost every step.
 _state_key = functools.lru_cache(maxsize=1 << 16)(make_state_key)
 SNAPSHOT_VERSION = 1
+_MAX_CACHED_VIEWS = 1 << 16
+_TWO_POW_MINUS_53 = 1.0 / 9007199254740992.0
+
+
+class View:
+    """One player's view of one information state; text and vector parts are filled on first use.
+
+    Attributes:
+        state_key: ``info["state_key"]``.
+        legal: Legal action ids (empty unless the player is to act).
+        words: Their canonical words.
+        text: The text observation without the invalid-action line, once built.
+        vector: The vector observation, once built (callers get copies).
+        mask: The action mask, once built (callers get copies).
+    """
+
+    __slots__ = ("state_key", "legal", "words", "text", "vector", "mask")
+
+    def __init__(self, state_key: str, legal: tuple[int, ...], words: tuple[str, ...]):
+        self.state_key = state_key
+        self.legal = legal
+        self.words = words
+        self.text: str | None = None
+        self.vector: np.ndarray | None = None
+        self.mask: np.ndarray | None = None
 
 
 def check_obs_mode(obs_mode: str) -> str:
@@ -73,6 +98,18 @@ class GameSession:
         self.turn = 0
         self.errors: list[str | None] = [None] * game.num_players
         self.truncated = False
+        self._cache_views = bool(game.views_follow_info_state)
+        self._views: dict[tuple[str, bool], View] = {}
+        # Bumped by every change of ``state``; ``view`` memoizes each player's view per version, since
+        # one step asks for the same view several times (info, observation, action mask).
+        self._version = 0
+        self._memo: list[tuple[int, View | None]] = [(-1, None)] * game.num_players
+        #: Seat to act, -1 when over or at a pending (explicit) chance event; kept current by ``_changed``.
+        self.current_player = -1
+        #: True when the game itself ended; kept current by ``_changed``.
+        self.terminal = False
+        #: Payoffs of every seat once the game ended (else None); kept current by ``_changed``.
+        self.final_returns: list[float] | None = None
 
     # ----------------------------------------------------------------- spaces
     def observation_space(self) -> gymnasium.Space:
@@ -99,16 +136,26 @@ class GameSession:
         self.turn = 0
         self.errors = [None] * self.game.num_players
         self.truncated = False
-        self.resolve_chance(rng)
+        if self.chance == "sample":
+            self._sample_chance(rng)
+        self._changed()
 
     def resolve_chance(self, rng: np.random.Generator) -> None:
         """Samples pending chance events (inverse-CDF draw, one uniform per event)."""
-        if self.chance != "sample":
-            return
+        if self.chance == "sample" and self._sample_chance(rng):
+            self._changed()
+
+    def _sample_chance(self, rng: np.random.Generator) -> bool:
+        """Samples every pending chance event into ``state``; True when there was one."""
         game, s = self.game, self.state
-        outcomes = game.chance_outcomes(s)
-        while outcomes:
-            u = rng.random()
+        if not game.chance_pending(s):
+            return False
+        # One uniform per event: 53 high bits of the bit generator's next 64-bit draw, which for PCG64
+        # (gymnasium's default) is exactly ``rng.random()`` without the Generator call overhead.
+        raw = rng.bit_generator.random_raw
+        while True:
+            outcomes = game.chance_outcomes(s)
+            u = (raw() >> 11) * _TWO_POW_MINUS_53
             acc = 0.0
             pick = outcomes[-1][0]
             for outcome, p in outcomes:
@@ -117,22 +164,33 @@ class GameSession:
                     pick = outcome
                     break
             game.apply_chance(s, pick)
-            outcomes = game.chance_outcomes(s)
+            if not game.chance_pending(s):
+                return True
 
-    @property
-    def current_player(self) -> int:
-        """Seat to act, -1 when over or at a pending (explicit) chance event."""
-        return self.game.current_player(self.state)
+    def apply_chance(self, outcome: int) -> None:
+        """Resolves a pending chance event with ``outcome`` (explicit chance mode)."""
+        allowed = [o for o, _ in self.game.chance_outcomes(self.state)]
+        if outcome not in allowed:
+            raise ValueError(f"chance outcome {outcome!r} is not pending; pending: {allowed}")
+        self.game.apply_chance(self.state, outcome)
+        self._changed()
 
-    @property
-    def terminal(self) -> bool:
-        """True when the game itself ended."""
-        return self.game.is_terminal(self.state)
+    def _changed(self) -> None:
+        """Marks ``state`` as changed: a new version (views are memoized per version) and fresh status."""
+        self._version += 1
+        game, s = self.game, self.state
+        self.current_player = game.current_player(s)
+        self.terminal = game.is_terminal(s)
+        self.final_returns = game.returns(s) if self.terminal else None
 
     def to_action_id(self, action: object) -> tuple[int | None, str | None]:
         """Validates an action of the current player; returns (action id, None) or (None, error)."""
         game, s = self.game, self.state
-        if isinstance(action, str):
+        if type(action) is int:  # the common vector-mode case, checked first
+            aid = action
+            if not 0 <= aid < game.num_actions:
+                return None, f"action id {aid} is out of range 0..{game.num_actions - 1}"
+        elif isinstance(action, str):
             parsed = extract_word(action)
             if parsed.word is None:
                 return None, parsed.error
@@ -145,7 +203,8 @@ class GameSession:
                 return None, f"action id {aid} is out of range 0..{game.num_actions - 1}"
         else:
             return None, f"expected an action word (str) or an action id (int), got {type(action).__name__}"
-        if aid not in game.legal_actions(s):
+        player = self.current_player
+        if player < 0 or aid not in self.view(player).legal:
             return None, game.illegal_reason(s, aid)
         return aid, None
 
@@ -165,13 +224,51 @@ class GameSession:
             penalty = self.invalid_action_penalty
         else:
             self.errors[player] = None
-            self.game.apply_action(self.state, aid)
-            self.resolve_chance(rng)
+            game, s = self.game, self.state
+            game.apply_action(s, aid)
+            if self.chance == "sample":
+                self._sample_chance(rng)
+            self._changed()
         if self.turn >= self.max_turns and not self.terminal:
             self.truncated = True
         return aid is not None, penalty
 
     # ------------------------------------------------------- what agents see
+    def view(self, player: int) -> View:
+        """What ``player`` sees now, built once per information state when the game allows it.
+
+        With ``game.views_follow_info_state`` the view of a non-terminal state is cached under
+        ``(info_encoding, acting)``; terminal states (which may reveal hidden cards) are built fresh.
+        """
+        version, memo = self._memo[player]
+        if version == self._version:
+            return memo
+        game, s = self.game, self.state
+        terminal = self.terminal
+        acting = self.current_player == player
+        enc = game.info_encoding(s, player)
+        cache_key: tuple[str, bool] | None = None
+        if self._cache_views:
+            if not terminal:
+                cache_key = (enc, acting)
+            else:
+                terminal_key = game.terminal_view_key(s, player)
+                cache_key = None if terminal_key is None else ("terminal:" + terminal_key, acting)
+        if cache_key is not None:
+            cached = self._views.get(cache_key)
+            if cached is not None:
+                self._memo[player] = (self._version, cached)
+                return cached
+        legal = tuple(game.legal_actions(s)) if acting else ()
+        names = game.action_names
+        v = View(_state_key(self.env_id, enc), legal, tuple(names[a] for a in legal))
+        if cache_key is not None:
+            if len(self._views) >= _MAX_CACHED_VIEWS:
+                self._views.clear()
+            self._views[cache_key] = v
+        self._memo[player] = (self._version, v)
+        return v
+
     def legal_ids(self) -> list[int]:
         """Legal action ids of the current player (empty when nobody is to act)."""
         if self.current_player < 0:
@@ -180,61 +277,49 @@ class GameSession:
 
     def admissible(self, player: int) -> list[str]:
         """Legal actions of ``player`` as words (empty when it is not that player's turn)."""
-        if self.current_player != player:
-            return []
-        names = self.game.action_names
-        return [names[a] for a in self.game.legal_actions(self.state)]
+        return list(self.view(player).words)
 
     def state_key(self, player: int) -> str:
         """Hex digest of ``player``'s information state (GiGPO anchor identity)."""
-        return _state_key(self.env_id, self.game.info_encoding(self.state, player))
+        return self.view(player).state_key
 
     def observation(self, player: int, mode: str | None = None) -> Any:
-        """Observation of ``player`` in ``mode`` (default: the session's mode)."""
-        game, s = self.game, self.state
+        """Observation of ``player`` in ``mode`` (default: the session's mode); always a fresh object."""
+        v = self.view(player)
         if (mode or self.obs_mode) == "vector":
-            vec = np.zeros(game.obs_size, dtype=np.float32)
-            game.encode(s, player, vec)
-            mask = np.zeros(game.num_actions, dtype=np.int8)
-            if game.current_player(s) == player:
-                for a in game.legal_actions(s):  # a few scalar stores beat fancy indexing here
-                    mask[a] = 1
-            return {"observation": vec, "action_mask": mask}
-        parts = []
-        if self.errors[player] is not None:
-            parts.append(f"Invalid action: {self.errors[player]}.")
-        parts.append(game.render(s, player))
-        names = game.action_names
-        legal = [names[a] for a in game.legal_actions(s)] if game.current_player(s) == player else []
-        if legal:
-            parts.append(
-                "Legal actions: " + ", ".join(legal) + ".\nReply with one action word, "
-                "bare or inside <action>...</action>."
-            )
-        return truncate("\n".join(parts), self.max_obs_chars)
+            if v.vector is None:
+                game = self.game
+                vec = np.zeros(game.obs_size, dtype=np.float32)
+                game.encode(self.state, player, vec)
+                mask = np.zeros(game.num_actions, dtype=np.int8)
+                mask[list(v.legal)] = 1
+                v.vector, v.mask = vec, mask
+            return {"observation": v.vector.copy(), "action_mask": v.mask.copy()}
+        if v.text is None:
+            body = self.game.render(self.state, player)
+            if v.words:
+                body += ("\nLegal actions: " + ", ".join(v.words)
+                         + ".\nReply with one action word, bare or inside <action>...</action>.")
+            v.text = body
+        error = self.errors[player]
+        text = v.text if error is None else f"Invalid action: {error}.\n{v.text}"
+        return text if len(text) <= self.max_obs_chars else truncate(text, self.max_obs_chars)
 
     def info(self, player: int, turn: int | None = None) -> dict[str, Any]:
         """The info contract of DESIGN §3 for ``player``."""
-        # Same contract as admissible()/legal_ids(), with the game queried once per call.
-        game, s = self.game, self.state
-        if game.current_player(s) == player:
-            legal = game.legal_actions(s)
-            names = game.action_names
-            words = [names[a] for a in legal]
-        else:
-            legal, words = [], []
+        v = self.view(player)
         error = self.errors[player]
         info: dict[str, Any] = {
-            "state_key": _state_key(self.env_id, game.info_encoding(s, player)),
-            "admissible_actions": words,
-            "legal_action_ids": legal,
+            "state_key": v.state_key,
+            "admissible_actions": list(v.words),
+            "legal_action_ids": list(v.legal),
             "action_valid": error is None,
             "turn": self.turn if turn is None else turn,
         }
         if error is not None:
             info["error"] = error
-        if game.is_terminal(s):
-            returns = game.returns(s)
+        returns = self.final_returns
+        if returns is not None:
             info["success"] = bool(returns[player] > 0)
             info["returns"] = list(returns)
         elif self.truncated:
@@ -264,6 +349,7 @@ class GameSession:
     def load(self, data: dict[str, Any]) -> None:
         """Restores ``dump`` output."""
         self.state = self.game.from_json(data["game"])
+        self._changed()
         self.turn = int(data["turn"])
         errors = list(data["errors"])
         if len(errors) != self.game.num_players:

@@ -121,7 +121,7 @@ class GameSingleAgentEnv(TextEnv):
         self._play_opponents()
         terminated = session.terminal
         if terminated:
-            reward += float(self.game.returns(session.state)[self.seat])
+            reward += float(session.final_returns[self.seat])
         return self._obs(), reward, terminated, session.truncated and not terminated, self._info()
 
     def _play_opponents(self) -> None:
