@@ -290,6 +290,15 @@ def _solver_errors() -> tuple[type[BaseException], ...]:
     return (GameTreeError,)
 
 
+def _first_key(env_id: str) -> str:
+    """``state_key`` of the first decision of a hand: a cached table must know it to match the env."""
+    import turngym.envs
+
+    env = turngym.envs.make_aec(env_id)
+    env.reset(seed=0)
+    return env.infos[env.agent_selection]["state_key"]
+
+
 def load_cfr_opponent(env_id: str, cache_dir: Path, iterations: int) -> Any:
     """A CFR-policy agent for ``env_id``, solved once and then cached as JSON under ``cache_dir``.
 
@@ -315,9 +324,11 @@ def load_cfr_opponent(env_id: str, cache_dir: Path, iterations: int) -> Any:
         except (OSError, ValueError, KeyError, TypeError) as e:
             err.print(f"Ignoring unreadable cached policy {path} ({e}); solving again.", markup=False)
         else:
-            if policy.env_id == env_id:
+            if policy.env_id == env_id and _first_key(env_id) in policy:
                 err.print(f"CFR+ opponent: cached policy {path}", style="dim", markup=False)
                 return policy
+            err.print(f"Cached policy {path} does not match this version of {env_id}; solving again.",
+                      markup=False)
     err.print(f"Solving {env_id} with CFR+ ({iterations} iterations) for the opponent...", markup=False)
     result = solve(
         env_id,

@@ -281,3 +281,17 @@ def test_play_against_cfr_solves_once_then_uses_the_cache(tmp_path: Path) -> Non
         assert obs in first.stdout
         if terminated or truncated:
             break
+
+
+def test_play_resolves_when_the_cached_policy_has_foreign_keys(tmp_path: Path) -> None:
+    pytest.importorskip("turngym.agents.cfr")
+    from turngym.agents.tabular import TabularPolicy
+
+    stale = tmp_path / "cfr" / "KuhnPoker-v0_cfrplus_100.json"
+    TabularPolicy({"0" * 32: [0.5, 0.5]}, 2, env_id=KUHN).save(stale)  # keys of some other env version
+    args = ["play", KUHN, "--opponent", "cfr", "--seed", "5", "--cache", str(tmp_path), "--iterations", "100",
+            "--hands", "1"]
+    result = runner.invoke(cli.app, args, input="call\n" * 5)
+    assert result.exit_code == 0, result.output
+    assert "does not match" in result.stderr and "Solving" in result.stderr
+    assert len(TabularPolicy.load(stale)) == 12  # re-solved: Kuhn's 12 information sets
