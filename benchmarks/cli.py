@@ -56,7 +56,10 @@ PLAY_CFR_ITERATIONS = 1000
 def _console(stderr: bool = False) -> Console:
     # Built per call: CliRunner swaps sys.stdout/sys.stderr, and a module-level Console would keep the
     # stream it saw at import time.
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # piped or captured: tables get room instead of 80 squeezed columns
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=160)
+    return console
 
 
 @contextlib.contextmanager

@@ -7,7 +7,10 @@ Example:
     >>> obs, info = env.reset(seed=0)
 """
 
-from turngym.envs import cards  # noqa: F401  (registers the card games)
+from turngym.envs import (
+    cards,  # noqa: F401  (registers the card games)
+    dilemmas,  # noqa: F401  (registers the simultaneous-move games)
+)
 from turngym.envs.core import (
     Agent,
     ConfigError,

@@ -1,9 +1,9 @@
 """Conformance checkers: Gymnasium's and PettingZoo's own checks plus the turngym contract (DESIGN §3).
 
-``check_env`` (single-agent) and ``check_multiagent_env`` (PettingZoo AEC) run:
+``check_env`` (single-agent) and ``check_multiagent_env`` (PettingZoo AEC or Parallel) run:
 
 1. the library checker (``gymnasium.utils.env_checker.check_env``; PettingZoo ``api_test`` and
-   ``seed_test``);
+   ``seed_test`` for AEC, ``parallel_api_test`` and ``parallel_seed_test`` for Parallel);
 2. seeded determinism of whole rollouts (a seeded policy that mixes legal and bad actions);
 3. ``state_key`` equality between this process and two fresh Python processes with different
    ``PYTHONHASHSEED`` values;
@@ -11,7 +11,9 @@
 5. text/vector agreement (same dynamics, rewards and state keys when the same action ids are played);
 6. the bad-input battery: empty, whitespace, 1 MB, random bytes decoded as text, malformed JSON, half a
    tool call, non-string objects, and every illegal action. Each must give ``action_valid=False``, a
-   message naming the accepted actions, and leave the state unchanged.
+   message naming the accepted actions, and leave the state unchanged. In a Parallel env the battery is
+   played by one agent at a time (plus a missing action) while the others play legal actions, which
+   must then get ``action_valid=True`` (the void-step rule of ``turngym.envs.core.simultaneous``).
 
 Every failure raises ``ConformanceError`` naming the check and the step.
 """
@@ -34,7 +36,7 @@ import numpy as np
 from gymnasium.utils.env_checker import data_equivalence
 
 from turngym.envs.core.errors import TurnGymError
-from turngym.envs.core.registry import env_info, make, make_aec
+from turngym.envs.core.registry import env_info, make, make_aec, make_parallel
 
 Record = dict[str, Any]
 
@@ -73,7 +75,7 @@ def bad_inputs(seed: int = 0, text_mode: bool = True) -> list[tuple[str, Any]]:
 
 # ------------------------------------------------------------------ drivers
 class _Driver:
-    """Uniform view of a single-agent or an AEC env for the contract checks."""
+    """Uniform view of a single-agent, AEC or Parallel env for the contract checks."""
 
     base: Any
     text: bool
@@ -89,6 +91,10 @@ class _Driver:
 
     def info(self) -> dict[str, Any]:
         raise NotImplementedError
+
+    def choose(self, rng: np.random.Generator, bad_rate: float) -> Any:
+        """The next action of a seeded policy that mixes legal and bad actions."""
+        return _choose(rng, self, bad_rate)
 
     def legal(self) -> tuple[list[str], list[int]]:
         info = self.info()
@@ -160,7 +166,48 @@ class _AECDriver(_Driver):
         return self.env.infos[self.env.agent_selection]
 
 
+class _ParallelDriver(_Driver):
+    """Parallel env: an action is a joint dict agent -> action; records hold every agent's dicts."""
+
+    def __init__(self, env: Any):
+        self.env = env
+        self.base = env.unwrapped
+        self.text = getattr(self.base, "obs_mode", "text") == "text"
+        self.infos: dict[str, dict[str, Any]] = {}
+
+    def _record(self, obs: Any, infos: Any, step: tuple[Any, ...] = ()) -> Record:
+        self.infos = infos
+        rec = {"agents": list(self.env.agents), "obs": obs, "infos": infos}
+        if step:
+            rec.update(zip(("rewards", "terminations", "truncations"), step, strict=True))
+        return rec
+
+    def reset(self, seed: int) -> Record:
+        obs, infos = self.env.reset(seed=seed)
+        return self._record(obs, infos)
+
+    def step(self, action: Any) -> Record:
+        obs, rewards, terms, truncs, infos = self.env.step(action)
+        return self._record(obs, infos, (rewards, terms, truncs))
+
+    def done(self) -> bool:
+        return not self.env.agents
+
+    def legal_of(self, agent: str) -> tuple[list[str], list[int]]:
+        info = self.infos.get(agent, {})
+        return list(info.get("admissible_actions") or []), list(info.get("legal_action_ids") or [])
+
+    def choose(self, rng: np.random.Generator, bad_rate: float) -> Any:
+        return {a: _choose_from(rng, *self.legal_of(a), self.text, bad_rate) for a in self.env.agents}
+
+
 # ------------------------------------------------------------------ helpers
+def _is_parallel(env: Any) -> bool:
+    from pettingzoo import ParallelEnv
+
+    return isinstance(env, ParallelEnv) or isinstance(getattr(env, "unwrapped", None), ParallelEnv)
+
+
 def _factory(env: Any, multiagent: bool) -> tuple[str, dict[str, Any], Callable[..., Any]]:
     """(env id, make kwargs, constructor) for building fresh copies of ``env``."""
     base = env.unwrapped
@@ -171,17 +218,23 @@ def _factory(env: Any, multiagent: bool) -> tuple[str, dict[str, Any], Callable[
     if kwargs is None and getattr(env, "spec", None) is not None:
         kwargs = dict(env.spec.kwargs)
     if kwargs is None:
-        raise TypeError("build the env with gymnasium.make / turngym.envs.make / make_aec so it can be copied")
-    return env_id, dict(kwargs), (make_aec if multiagent else make)
+        raise TypeError("build the env with gymnasium.make / turngym.envs.make / make_aec / make_parallel so it "
+                        "can be copied")
+    if not multiagent:
+        return env_id, dict(kwargs), make
+    return env_id, dict(kwargs), (make_parallel if _is_parallel(env) else make_aec)
 
 
 def _choose(rng: np.random.Generator, driver: _Driver, bad_rate: float) -> Any:
     """A legal action (word or id) most of the time, a bad one with probability ``bad_rate``."""
-    words, ids = driver.legal()
+    return _choose_from(rng, *driver.legal(), driver.text, bad_rate)
+
+
+def _choose_from(rng: np.random.Generator, words: list[str], ids: list[int], text: bool, bad_rate: float) -> Any:
     if rng.random() < bad_rate:
-        battery = [b for _, b in bad_inputs(0, driver.text) if not (isinstance(b, str) and len(b) > 100_000)]
+        battery = [b for _, b in bad_inputs(0, text) if not (isinstance(b, str) and len(b) > 100_000)]
         return battery[int(rng.integers(len(battery)))]
-    if driver.text:
+    if text:
         return words[int(rng.integers(len(words)))] if words else ""
     return ids[int(rng.integers(len(ids)))] if ids else 0
 
@@ -192,7 +245,7 @@ def _rollout(driver: _Driver, seed: int, policy_seed: int, bad_rate: float = 0.2
     records = [driver.reset(seed)]
     actions: list[Any] = []
     while not driver.done() and len(actions) < max_steps:
-        action = _choose(rng, driver, bad_rate)
+        action = driver.choose(rng, bad_rate)
         actions.append(action)
         records.append(driver.step(action))
     return records, actions
@@ -211,29 +264,46 @@ def _same(check: str, a: list[Record], b: list[Record]) -> None:
                 _fail(check, f"step {t}: {key!r} differs:\n  {ra[key]!r:.300}\n  {rb.get(key)!r:.300}")
 
 
-def _keys(records: list[Record]) -> list[str | None]:
-    return [r.get("info", {}).get("state_key") for r in records]
+def _keys(records: list[Record]) -> list[Any]:
+    """The state keys of a trajectory (per agent, as a dict, for Parallel records)."""
+    out: list[Any] = []
+    for r in records:
+        if "infos" in r:
+            out.append({a: info.get("state_key") for a, info in r["infos"].items()})
+        else:
+            out.append(r.get("info", {}).get("state_key"))
+    return out
+
+
+def _views(record: Record) -> list[tuple[str, dict[str, Any] | None, bool]]:
+    """(label, info, final) of every agent a record speaks for (one entry unless Parallel)."""
+    if "infos" not in record:
+        return [("", record.get("info"), bool(record.get("terminated") or record.get("truncated")))]
+    terms, truncs = record.get("terminations", {}), record.get("truncations", {})
+    return [(f"{a}: ", info, bool(terms.get(a) or truncs.get(a))) for a, info in record["infos"].items()]
 
 
 def _check_info(records: list[Record]) -> None:
-    task = records[0].get("info", {}).get("task")
-    if not (isinstance(task, dict) and "id" in task and "instruction" in task):
-        _fail("info contract", f"the reset info has no task dict with id and instruction: {task!r}")
+    for label, info, _ in _views(records[0]):
+        task = (info or {}).get("task")
+        if not (isinstance(task, dict) and "id" in task and "instruction" in task):
+            _fail("info contract", f"{label}the reset info has no task dict with id and instruction: {task!r}")
     for t, r in enumerate(records):
-        info = r.get("info")
-        if info is None:
-            continue
-        for key, typ in (("state_key", str), ("action_valid", bool), ("turn", int)):
-            if not isinstance(info.get(key), typ):
-                _fail("info contract", f"step {t}: info[{key!r}] should be {typ.__name__}, got {info.get(key)!r}")
-        sk = info["state_key"]
-        if len(sk) < 16 or any(c not in "0123456789abcdef" for c in sk):
-            _fail("info contract", f"step {t}: state_key {sk!r} is not a hex digest")
-        adm = info.get("admissible_actions")
-        if adm is not None and not (isinstance(adm, list) and all(isinstance(w, str) for w in adm)):
-            _fail("info contract", f"step {t}: admissible_actions must be list[str] or None, got {adm!r}")
-        if (r.get("terminated") or r.get("truncated")) and "success" not in info:
-            _fail("info contract", f"step {t}: the final step has no info['success']")
+        for label, info, final in _views(r):
+            if info is None:
+                continue
+            where = f"step {t}: {label}"
+            for key, typ in (("state_key", str), ("action_valid", bool), ("turn", int)):
+                if not isinstance(info.get(key), typ):
+                    _fail("info contract", f"{where}info[{key!r}] should be {typ.__name__}, got {info.get(key)!r}")
+            sk = info["state_key"]
+            if len(sk) < 16 or any(c not in "0123456789abcdef" for c in sk):
+                _fail("info contract", f"{where}state_key {sk!r} is not a hex digest")
+            adm = info.get("admissible_actions")
+            if adm is not None and not (isinstance(adm, list) and all(isinstance(w, str) for w in adm)):
+                _fail("info contract", f"{where}admissible_actions must be list[str] or None, got {adm!r}")
+            if final and "success" not in info:
+                _fail("info contract", f"{where}the final step has no info['success']")
 
 
 # ------------------------------------------------------------------ contract checks
@@ -260,7 +330,7 @@ _CHILD = textwrap.dedent(
 )
 
 
-def _check_cross_process(env_id: str, kwargs: dict[str, Any], seed: int, multi: bool, keys: list[Any]) -> None:
+def _check_cross_process(env_id: str, kwargs: dict[str, Any], seed: int, multi: bool | str, keys: list[Any]) -> None:
     info = env_info(env_id)
     modules = sorted({f.__module__ for f in (info.single, info.aec, info.parallel) if f is not None})
     try:
@@ -386,10 +456,125 @@ def _is_bad(action: Any, text: bool) -> bool:
     return any(action is b or (type(action) is type(b) and action == b) for b in bad)
 
 
-def _driver_for(env_id: str, kwargs: dict[str, Any], multi: bool) -> _Driver:
+def _driver_for(env_id: str, kwargs: dict[str, Any], multi: bool | str) -> _Driver:
+    """A driver over a fresh env: single-agent (``False``), AEC (``True``) or Parallel (``"parallel"``)."""
+    if multi == "parallel":
+        return _ParallelDriver(make_parallel(env_id, **kwargs))
     if multi:
         return _AECDriver(make_aec(env_id, **kwargs))
     return _SingleDriver(make(env_id, **kwargs))
+
+
+# ------------------------------------------------------------------ Parallel-only contract checks
+#: Stands for "no action for this agent in the joint dict" in the Parallel bad-input battery.
+_MISSING = object()
+
+
+def _check_parallel_modes(make_mode: Callable[[str], _ParallelDriver], seed: int, episodes: int = 3) -> None:
+    """Text and vector Parallel envs given the same action ids agree on dynamics, rewards and keys."""
+    for ep in range(episodes):
+        text, vec = make_mode("text"), make_mode("vector")
+        rt, rv = text.reset(seed + ep), vec.reset(seed + ep)
+        rng = np.random.default_rng(seed + ep)
+        steps = 0
+        while True:
+            where = f"episode {ep} step {steps}"
+            for key in ("agents", "rewards", "terminations", "truncations"):
+                if not data_equivalence(rt.get(key), rv.get(key)):
+                    _fail("text/vector agreement", f"{where}: {key} differ: {rt.get(key)!r} vs {rv.get(key)!r}")
+            if set(rt["infos"]) != set(rv["infos"]):
+                _fail("text/vector agreement", f"{where}: infos are for different agents")
+            for agent, it in rt["infos"].items():
+                iv = rv["infos"][agent]
+                for key in ("state_key", "admissible_actions", "legal_action_ids", "success", "action_valid"):
+                    if not data_equivalence(it.get(key), iv.get(key)):
+                        _fail("text/vector agreement", f"{where}: {agent} info[{key!r}] differs: "
+                                                       f"{it.get(key)!r} vs {iv.get(key)!r}")
+                obs = rv["obs"].get(agent)
+                if isinstance(obs, dict):
+                    mask_ids = np.flatnonzero(obs["action_mask"]).tolist()
+                    if mask_ids != list(iv.get("legal_action_ids") or []):
+                        _fail("text/vector agreement", f"{where}: {agent} action_mask {mask_ids} != "
+                                                       f"legal_action_ids {iv.get('legal_action_ids')}")
+            if text.done() or vec.done():
+                if text.done() != vec.done():
+                    _fail("text/vector agreement", f"episode {ep}: one mode ended, the other did not")
+                break
+            joint_text, joint_vec = {}, {}
+            for agent in text.env.agents:
+                words, ids = text.legal_of(agent)
+                if len(words) != len(ids) or not ids:
+                    _fail("text/vector agreement", f"{where}: {agent} has admissible_actions {words} and "
+                                                   f"legal_action_ids {ids}")
+                k = int(rng.integers(len(ids)))
+                joint_text[agent], joint_vec[agent] = words[k], ids[k]
+            rt, rv = text.step(joint_text), vec.step(joint_vec)
+            steps += 1
+
+
+def _check_parallel_bad_inputs(make_driver: Callable[[], _ParallelDriver], seed: int, actions: list[Any]) -> None:
+    """The bad-input battery, played by one agent at a time while the others play legal actions."""
+    driver = make_driver()
+    rec = driver.reset(seed)
+    # A joint step with any bad component is void, so the rest is the trajectory's legal path.
+    legal_path = [a for a in actions if not any(_is_bad(x, driver.text) for x in a.values())]
+    for t in range(len(legal_path) + 1):
+        if driver.done():
+            break
+        agents = list(driver.env.agents)
+        legal = {a: driver.legal_of(a) for a in agents}
+        keys_before = {a: rec["infos"][a].get("state_key") for a in agents}
+        snap = driver.base.get_state()
+        good = {a: (words[0] if driver.text else ids[0]) for a, (words, ids) in legal.items()}
+        driver.base.set_state(snap)
+        reference = driver.step(good)
+        for agent in agents:
+            words, ids = legal[agent]
+            battery = bad_inputs(seed + t, driver.text) + [("missing action", _MISSING)]
+            if driver.text:
+                battery += [(f"illegal action {w!r}", w) for w in driver.all_words() if w not in words]
+            else:
+                battery += [(f"illegal id {i}", i) for i in range(driver.num_actions()) if i not in ids]
+                battery += [("id out of range", driver.num_actions())]
+            for name, bad in battery:
+                what = f"{agent} plays {name}"
+                joint = {a: good[a] for a in agents if not (a == agent and bad is _MISSING)}
+                if bad is not _MISSING:
+                    joint[agent] = bad
+                driver.base.set_state(snap)
+                try:
+                    out = driver.step(joint)
+                except Exception as e:  # noqa: BLE001 - any exception is a contract violation
+                    _fail("bad input", f"{what}: the env raised {type(e).__name__}: {e}")
+                infos = out["infos"]
+                if infos.get(agent, {}).get("action_valid") is not False:
+                    _fail("bad input", f"{what}: action_valid should be False, got "
+                                       f"{infos.get(agent, {}).get('action_valid')!r}")
+                for other in agents:
+                    if other != agent and infos.get(other, {}).get("action_valid") is not True:
+                        _fail("bad input", f"{what}: {other} played a legal action but got action_valid="
+                                           f"{infos.get(other, {}).get('action_valid')!r}")
+                    if infos.get(other, {}).get("state_key") != keys_before[other]:
+                        _fail("bad input", f"{what}: {other}'s state_key changed after an invalid action")
+                truncated = bool(out.get("truncations", {}).get(agent))
+                if driver.text:
+                    obs = out["obs"].get(agent)
+                    if not isinstance(obs, str) or "invalid" not in obs.lower():
+                        _fail("bad input", f"{what}: the observation does not say the action was invalid")
+                    missing = [w for w in words if w not in obs]
+                    if missing and not truncated:
+                        _fail("bad input", f"{what}: the observation does not name accepted actions {missing}")
+                if truncated:
+                    continue
+                after = driver.step(good)
+                for key in ("obs", "rewards", "terminations", "truncations", "agents"):
+                    if not data_equivalence(after.get(key), reference.get(key)):
+                        _fail("bad input", f"{what}: the state changed (the next legal step gave other {key})")
+                if _keys([after]) != _keys([reference]):
+                    _fail("bad input", f"{what}: the state changed (the next state keys differ)")
+        driver.base.set_state(snap)
+        if t < len(legal_path):
+            rec = driver.step(legal_path[t])
 
 
 @contextlib.contextmanager
@@ -449,10 +634,13 @@ def check_env(env: gymnasium.Env, seed: int = 0, cross_process: bool = True) -> 
 
 
 def check_multiagent_env(env: Any, seed: int = 0, cross_process: bool = True, num_cycles: int = 200) -> None:
-    """Checks a PettingZoo AEC turngym env: ``api_test`` + ``seed_test`` + the turngym contract.
+    """Checks a PettingZoo turngym env: PettingZoo's API and seed tests + the turngym contract.
+
+    AEC envs get ``api_test`` and ``seed_test``; Parallel envs get ``parallel_api_test`` and
+    ``parallel_seed_test``. Both then get the contract checks of the module docstring.
 
     Args:
-        env: An env built by ``turngym.envs.make_aec``.
+        env: An env built by ``turngym.envs.make_aec`` or ``turngym.envs.make_parallel``.
         seed: Base seed of the checks.
         cross_process: Also compare state keys with two fresh Python processes.
         num_cycles: Cycles for PettingZoo's tests.
@@ -460,6 +648,9 @@ def check_multiagent_env(env: Any, seed: int = 0, cross_process: bool = True, nu
     Raises:
         ConformanceError: naming the check that failed (PettingZoo's own assertions pass through).
     """
+    if _is_parallel(env):
+        _check_parallel_env(env, seed, cross_process, num_cycles)
+        return
     from pettingzoo.test import api_test, seed_test
 
     env_id, kwargs, _ = _factory(env, multiagent=True)
@@ -478,3 +669,35 @@ def check_multiagent_env(env: Any, seed: int = 0, cross_process: bool = True, nu
     if "vector" in env_info(env_id).modes:
         _check_modes(lambda mode: _driver_for(env_id, {**kwargs, "obs_mode": mode}, True), seed)
     _check_bad_inputs(make_driver, seed, actions)
+
+
+def _check_parallel_env(env: Any, seed: int, cross_process: bool, num_cycles: int) -> None:
+    """``check_multiagent_env`` for a PettingZoo Parallel env."""
+    from pettingzoo.test import parallel_api_test, parallel_seed_test
+
+    env_id, kwargs, _ = _factory(env, multiagent=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        parallel_api_test(env, num_cycles=num_cycles)
+        parallel_seed_test(lambda: make_parallel(env_id, **kwargs), num_cycles=num_cycles)
+
+    def make_driver() -> _ParallelDriver:
+        return _ParallelDriver(make_parallel(env_id, **kwargs))
+
+    records, actions = _check_determinism(make_driver, seed)
+    _check_parallel_spaces(make_driver().env, records)
+    if cross_process:
+        _check_cross_process(env_id, kwargs, seed, "parallel", _keys(records))
+    _check_snapshots(make_driver, seed, actions)
+    if "vector" in env_info(env_id).modes:
+        _check_parallel_modes(lambda mode: _ParallelDriver(make_parallel(env_id, **{**kwargs, "obs_mode": mode})),
+                              seed)
+    _check_parallel_bad_inputs(make_driver, seed, actions)
+
+
+def _check_parallel_spaces(env: Any, records: list[Record]) -> None:
+    """Every observation lies in its agent's observation space (``parallel_api_test`` does not check it)."""
+    for t, r in enumerate(records):
+        for agent, obs in r["obs"].items():
+            if not env.observation_space(agent).contains(obs):
+                _fail("observation space", f"step {t}: {agent}'s observation is outside {env.observation_space(agent)}")

@@ -9,7 +9,9 @@ import pytest
 import turngym.envs as te
 from turngym.envs.cards.kuhn import ENV_ID, KuhnGame, KuhnPokerAEC, KuhnPokerEnv
 from turngym.envs.core.checker import ConformanceError
+from turngym.envs.core.parallel import GameParallelEnv, SimultaneousSingleAgentEnv
 from turngym.envs.core.registry import EnvInfo, register_env, unregister_env
+from turngym.envs.dilemmas.rps import RockPaperScissorsEnv, RockPaperScissorsGame, RockPaperScissorsParallel
 
 
 class SaltedKeyGame(KuhnGame):
@@ -105,3 +107,89 @@ def test_bad_input_that_changes_state_is_caught(monkeypatch):
     monkeypatch.setattr(session_mod.GameSession, "act", act)
     with pytest.raises(ConformanceError, match="bad input"):
         te.check_env(te.make(ENV_ID), cross_process=False)
+
+
+# ------------------------------------------------------------------ Parallel (simultaneous-move) envs
+class SaltedKeyRPS(RockPaperScissorsGame):
+    """Uses Python's per-process salted hash() inside the information-state encoding."""
+
+    def info_encoding(self, s, player):
+        return str(hash(super().info_encoding(s, player)))
+
+
+class SnapshotLosesScores(RockPaperScissorsGame):
+    """Restores the history but not the running scores."""
+
+    def from_json(self, data):
+        s = super().from_json(data)
+        s.scores = [0.0] * self.num_players
+        return s
+
+
+class DefaultMoveParallel(RockPaperScissorsParallel):
+    """Quietly plays rock for an invalid action before reporting it invalid: bad input moves the game."""
+
+    def step(self, actions):
+        session = self.session
+        ids = [session.to_action_id(i, actions.get(a))[0] for i, a in enumerate(self.possible_agents)]
+        if None in ids and not session.terminal:
+            session.game.apply_joint(session.state, [0 if a is None else a for a in ids], self.np_random)
+            session._changed()
+        return super().step(actions)
+
+
+def _register_parallel(game_cls, name, parallel_base=RockPaperScissorsParallel):
+    env_id = f"turngym/Broken{name}-v0"
+
+    class Single(RockPaperScissorsEnv):
+        """Broken test env."""
+
+        def __init__(self, obs_mode="text", rounds=4):
+            SimultaneousSingleAgentEnv.__init__(self, game_cls(rounds), env_id, None, 0, obs_mode, 2 * rounds)
+
+    class Parallel(parallel_base):
+        """Broken test env."""
+
+        def __init__(self, obs_mode="text", rounds=4):
+            GameParallelEnv.__init__(self, game_cls(rounds), env_id, obs_mode, 2 * rounds)
+
+    register_env(EnvInfo(env_id, "dilemmas", Single, parallel=Parallel, modes=("text", "vector")))
+    return env_id
+
+
+@pytest.fixture
+def broken_parallel():
+    ids = []
+
+    def make(game_cls, name, parallel_base=RockPaperScissorsParallel):
+        ids.append(_register_parallel(game_cls, name, parallel_base))
+        return ids[-1]
+
+    yield make
+    for env_id in ids:
+        unregister_env(env_id)
+
+
+def test_parallel_salted_hash_state_key_is_caught(broken_parallel):
+    env_id = broken_parallel(SaltedKeyRPS, "SaltedRPS")
+    te.check_multiagent_env(te.make_parallel(env_id), cross_process=False)
+    with pytest.raises(ConformanceError, match="across processes"):
+        te.check_multiagent_env(te.make_parallel(env_id))
+
+
+def test_parallel_snapshot_bug_is_caught(broken_parallel):
+    env_id = broken_parallel(SnapshotLosesScores, "SnapshotRPS")
+    with pytest.raises(ConformanceError, match="snapshot"):
+        te.check_multiagent_env(te.make_parallel(env_id), cross_process=False)
+
+
+def test_parallel_bad_input_that_changes_state_is_caught(broken_parallel):
+    env_id = broken_parallel(RockPaperScissorsGame, "DefaultMoveRPS", DefaultMoveParallel)
+    with pytest.raises(ConformanceError, match="bad input"):
+        te.check_multiagent_env(te.make_parallel(env_id, obs_mode="vector"), cross_process=False)
+
+
+def test_clean_parallel_env_passes_the_same_checks(broken_parallel):
+    env_id = broken_parallel(RockPaperScissorsGame, "CleanRPS")
+    te.check_multiagent_env(te.make_parallel(env_id), cross_process=False)
+    te.check_env(te.make(env_id), cross_process=False)

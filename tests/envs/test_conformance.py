@@ -12,7 +12,7 @@ CASES = [(e.id, mode) for e in te.list_envs() for mode in e.modes]
 
 def test_registry_is_not_empty():
     ids = {e.id for e in te.list_envs()}
-    assert {"turngym/KuhnPoker-v0", "turngym/LeducHoldem-v0"} <= ids
+    assert {"turngym/KuhnPoker-v0", "turngym/LeducHoldem-v0", "turngym/RockPaperScissors-v0"} <= ids
     for info in te.list_envs():
         assert info.id.startswith("turngym/") and info.id.rsplit("-v", 1)[1].isdigit()
         assert info.id in gym.registry
@@ -26,6 +26,18 @@ def test_single_agent_conformance(env_id, mode):
 @pytest.mark.parametrize(("env_id", "mode"), [(i, m) for i, m in CASES if te.env_info(i).aec is not None])
 def test_multiagent_conformance(env_id, mode):
     te.check_multiagent_env(te.make_aec(env_id, obs_mode=mode))
+
+
+@pytest.mark.parametrize(("env_id", "mode"), [(i, m) for i, m in CASES if te.env_info(i).parallel is not None])
+def test_parallel_conformance(env_id, mode):
+    te.check_multiagent_env(te.make_parallel(env_id, obs_mode=mode))
+
+
+def test_both_pettingzoo_forms_are_covered():
+    # Guards the parametrizations above against silently collecting nothing.
+    kinds = {k for e in te.list_envs() for k in e.kinds}
+    assert {"gymnasium", "aec", "parallel"} <= kinds
+    assert all(e.parallel is not None for e in te.list_envs("dilemmas"))
 
 
 @pytest.mark.parametrize("env_id", [e.id for e in te.list_envs()])

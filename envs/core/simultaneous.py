@@ -1,0 +1,391 @@
+"""Rules of simultaneous-move games, and one episode of such a game under the turngym step contract.
+
+A ``SimultaneousGame`` is the simultaneous-move counterpart of ``TurnGame``: it holds no episode state,
+only functions over a small mutable state object, so the PettingZoo Parallel front end and the
+Gymnasium single-agent view (text and vector modes) share one set of dynamics.
+
+``SimultaneousSession`` runs one episode: it validates every player's action exactly as
+``GameSession.to_action_id`` does, applies the joint action, and builds observations and infos.
+
+Invalid actions in a simultaneous step (the rule every simultaneous env follows):
+    When at least one player's action is invalid (unparseable, unknown, out of range, illegal, or
+    missing), the joint step is **not applied**: the game state and the env RNG stay as they were, no
+    step reward is paid, but the turn is consumed (``turn`` grows by one and counts toward
+    ``max_turns``). Each invalid player gets ``action_valid=False``, ``info["error"]``, the message at
+    the top of its next text observation, and ``invalid_action_penalty`` as reward. The valid players
+    get ``action_valid=True`` and a note in their next text observation that the step was not played
+    because of another player. Playing a void step rather than substituting a default move keeps the
+    state unchanged after bad input (DESIGN §3) and never lets one seat's formatting errors decide
+    another seat's payoff.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+import gymnasium
+import numpy as np
+
+from turngym.envs.core.errors import ConfigError
+from turngym.envs.core.parsing import MAX_ACTION_CHARS, describe, extract_word, resolve_word
+from turngym.envs.core.session import check_obs_mode
+from turngym.envs.core.spaces import Text, truncate
+from turngym.envs.core.state_key import make_state_key
+
+S = TypeVar("S")
+
+#: ``make_state_key`` memoized: a pure function of (env id, encoding), and games revisit information states.
+_state_key = functools.lru_cache(maxsize=1 << 16)(make_state_key)
+
+
+class SimultaneousGame(ABC, Generic[S]):
+    """Abstract rules of a finite simultaneous-move game (every player acts at every step).
+
+    Chance, if any, is drawn inside ``apply_joint`` from the env RNG passed in, so seeded rollouts and
+    snapshots stay reproducible.
+
+    Attributes:
+        title: Human-readable name, used in text observations.
+        instruction: The task in one sentence (``info["task"]["instruction"]`` at reset).
+        num_players: Number of seats.
+        action_names: Canonical word of each action id; the action space is ``Discrete(len(...))``.
+        aliases: Extra accepted words mapped to action ids.
+        obs_size: Length of the vector observation.
+        obs_low: Lower bound of every vector-observation entry.
+        obs_high: Upper bound of every vector-observation entry.
+    """
+
+    title: str = ""
+    instruction: str = ""
+    num_players: int
+    action_names: tuple[str, ...]
+    aliases: Mapping[str, int] = {}
+    obs_size: int
+    obs_low: float = -np.inf
+    obs_high: float = np.inf
+
+    @property
+    def num_actions(self) -> int:
+        """Size of the discrete action space."""
+        return len(self.action_names)
+
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        """Every accepted word (canonical names and aliases) mapped to its action id."""
+        vocab = {name: i for i, name in enumerate(self.action_names)}
+        for word, a in self.aliases.items():
+            vocab.setdefault(word, a)
+        return vocab
+
+    @abstractmethod
+    def new_state(self) -> S:
+        """Returns the state at the start of an episode."""
+
+    @abstractmethod
+    def legal_actions(self, s: S, player: int) -> list[int]:
+        """Legal action ids of ``player``, ascending; non-empty at every non-terminal state."""
+
+    @abstractmethod
+    def apply_joint(self, s: S, actions: list[int], rng: np.random.Generator) -> None:
+        """Applies one legal action per player in place; chance is drawn from ``rng``."""
+
+    @abstractmethod
+    def is_terminal(self, s: S) -> bool:
+        """True when the game is over."""
+
+    @abstractmethod
+    def step_rewards(self, s: S) -> list[float]:
+        """Reward of every seat for the most recent joint step (zeros before the first)."""
+
+    @abstractmethod
+    def returns(self, s: S) -> list[float]:
+        """Total payoff of every seat so far (the final payoffs at a terminal state)."""
+
+    @abstractmethod
+    def info_encoding(self, s: S, player: int) -> str:
+        """Canonical encoding of everything ``player`` can know (its information state)."""
+
+    @abstractmethod
+    def render(self, s: S, player: int) -> str:
+        """Text observation of ``player`` (without the legal-action footer)."""
+
+    @abstractmethod
+    def encode(self, s: S, player: int, out: np.ndarray) -> None:
+        """Writes the vector observation of ``player`` into the zeroed float32 array ``out``."""
+
+    @abstractmethod
+    def to_json(self, s: S) -> Any:
+        """JSON-compatible copy of the state (for snapshots)."""
+
+    @abstractmethod
+    def from_json(self, data: Any) -> S:
+        """Inverse of ``to_json``; raises ``KeyError``/``TypeError``/``ValueError`` on malformed data."""
+
+    def illegal_reason(self, s: S, player: int, action: int) -> str:
+        """Why a known action of ``player`` is illegal now; games override this with specific reasons."""
+        return f"{self.action_names[action]} is not allowed now"
+
+    def copy_state(self, s: S) -> S:
+        """Independent copy of a state."""
+        return copy.deepcopy(s)
+
+
+def parse_action(action: object, vocabulary: Mapping[str, int], num_actions: int) -> tuple[int | None, str | None]:
+    """Turns an action (word or id) into an action id, exactly as ``GameSession.to_action_id`` does.
+
+    Strings go through ``extract_word``/``resolve_word`` (in both modes); Python and numpy ints are
+    accepted as ids (``bool`` is not); anything else is an error.
+
+    Returns:
+        (action id, None), or (None, a short error message).
+    """
+    if type(action) is int:
+        aid = action
+    elif isinstance(action, str):
+        parsed = extract_word(action)
+        if parsed.word is None:
+            return None, parsed.error
+        aid = resolve_word(parsed.word, vocabulary)
+        if aid is None:
+            return None, f"unknown action {describe(parsed.word)}"
+        return aid, None
+    elif isinstance(action, (int, np.integer)) and not isinstance(action, bool):
+        aid = int(action)
+    else:
+        return None, f"expected an action word (str) or an action id (int), got {type(action).__name__}"
+    if not 0 <= aid < num_actions:
+        return None, f"action id {aid} is out of range 0..{num_actions - 1}"
+    return aid, None
+
+
+class SimultaneousSession:
+    """Runs one episode of a ``SimultaneousGame`` under the turngym step contract.
+
+    See the module docstring for what an invalid action does to a simultaneous step.
+
+    Args:
+        game: The rules.
+        env_id: Registered id; namespaces the state keys.
+        obs_mode: ``"text"`` or ``"vector"``.
+        max_turns: Turn cap (joint steps, void ones included); reaching it truncates the episode.
+        invalid_action_penalty: Reward added to a seat for each invalid action it takes.
+        max_obs_chars: Text observations are truncated to this length.
+    """
+
+    def __init__(
+        self,
+        game: SimultaneousGame,
+        env_id: str,
+        obs_mode: str = "text",
+        max_turns: int = 100,
+        invalid_action_penalty: float = 0.0,
+        max_obs_chars: int = 8192,
+    ):
+        self.game = game
+        self.env_id = env_id
+        self.obs_mode = check_obs_mode(obs_mode)
+        if not isinstance(max_turns, int) or isinstance(max_turns, bool) or max_turns < 1:
+            raise ConfigError("max_turns", "a positive int", max_turns)
+        self.max_turns = max_turns
+        self.invalid_action_penalty = float(invalid_action_penalty)
+        self.max_obs_chars = int(max_obs_chars)
+        self.vocabulary = game.vocabulary
+        self.state: Any = None
+        self.turn = 0
+        n = game.num_players
+        self.errors: list[str | None] = [None] * n
+        #: Per player: why the last step was void although this player's own action was valid.
+        self.notices: list[str | None] = [None] * n
+        self.truncated = False
+        self.terminal = False
+        self.final_returns: list[float] | None = None
+
+    # ----------------------------------------------------------------- spaces
+    def observation_space(self) -> gymnasium.Space:
+        """Text, or ``Dict(observation=Box, action_mask=MultiBinary)`` in vector mode."""
+        if self.obs_mode == "text":
+            return Text(self.max_obs_chars)
+        game = self.game
+        return gymnasium.spaces.Dict(
+            {
+                "observation": gymnasium.spaces.Box(game.obs_low, game.obs_high, (game.obs_size,), np.float32),
+                "action_mask": gymnasium.spaces.MultiBinary(game.num_actions),
+            }
+        )
+
+    def action_space(self) -> gymnasium.Space:
+        """Text (any string) or ``Discrete(num_actions)``."""
+        if self.obs_mode == "text":
+            return Text(MAX_ACTION_CHARS, examples=self.game.action_names)
+        return gymnasium.spaces.Discrete(self.game.num_actions)
+
+    # ---------------------------------------------------------------- episode
+    def reset(self) -> None:
+        """Starts a new episode."""
+        n = self.game.num_players
+        self.state = self.game.new_state()
+        self.turn = 0
+        self.errors = [None] * n
+        self.notices = [None] * n
+        self.truncated = False
+        self._changed()
+
+    def _changed(self) -> None:
+        game, s = self.game, self.state
+        self.terminal = game.is_terminal(s)
+        self.final_returns = [float(r) for r in game.returns(s)] if self.terminal else None
+
+    def to_action_id(self, player: int, action: object) -> tuple[int | None, str | None]:
+        """Validates ``player``'s action; returns (action id, None) or (None, error)."""
+        aid, error = parse_action(action, self.vocabulary, self.game.num_actions)
+        if aid is None:
+            return None, error
+        if self.terminal or aid not in self.game.legal_actions(self.state, player):
+            return None, self.game.illegal_reason(self.state, player, aid)
+        return aid, None
+
+    def act(self, actions: Sequence[object], rng: np.random.Generator,
+            missing: Sequence[bool] = ()) -> tuple[list[bool], list[float]]:
+        """Plays one joint step (one action per seat).
+
+        Args:
+            actions: One action (word or id) per seat.
+            rng: The env RNG, passed to ``apply_joint`` (untouched when the step is void).
+            missing: Per seat, True when the caller gave no action at all for it (an invalid action).
+
+        Returns:
+            (valid, rewards) per seat. If any action is invalid the step is void (module docstring).
+        """
+        game = self.game
+        n = game.num_players
+        if len(actions) != n:
+            raise ValueError(f"expected {n} actions (one per seat), got {len(actions)}")
+        ids: list[int] = []
+        errors: list[str | None] = []
+        for p, action in enumerate(actions):
+            if missing and missing[p]:
+                aid, error = None, "no action was given for this player"
+            else:
+                aid, error = self.to_action_id(p, action)
+            ids.append(-1 if aid is None else aid)
+            errors.append(error)
+        self.turn += 1
+        valid = [e is None for e in errors]
+        rewards = [0.0] * n
+        self.errors = errors
+        if all(valid):
+            self.notices = [None] * n
+            game.apply_joint(self.state, ids, rng)
+            rewards = [float(r) for r in game.step_rewards(self.state)]
+            self._changed()
+        else:
+            bad = ", ".join(f"player {p}" for p in range(n) if not valid[p])
+            note = f"the last step was not played because the action of {bad} was invalid; choose again"
+            self.notices = [note if ok else None for ok in valid]
+            rewards = [0.0 if ok else self.invalid_action_penalty for ok in valid]
+        if self.turn >= self.max_turns and not self.terminal:
+            self.truncated = True
+        return valid, rewards
+
+    # ------------------------------------------------------- what agents see
+    def legal_ids(self, player: int) -> list[int]:
+        """Legal action ids of ``player`` (empty once the game is over)."""
+        if self.terminal:
+            return []
+        return list(self.game.legal_actions(self.state, player))
+
+    def state_key(self, player: int) -> str:
+        """Hex digest of ``player``'s information state (GiGPO anchor identity)."""
+        return _state_key(self.env_id, self.game.info_encoding(self.state, player))
+
+    def observation(self, player: int, mode: str | None = None) -> Any:
+        """Observation of ``player`` in ``mode`` (default: the session's mode); always a fresh object."""
+        game = self.game
+        legal = self.legal_ids(player)
+        if (mode or self.obs_mode) == "vector":
+            vec = np.zeros(game.obs_size, dtype=np.float32)
+            game.encode(self.state, player, vec)
+            mask = np.zeros(game.num_actions, dtype=np.int8)
+            mask[legal] = 1
+            return {"observation": vec, "action_mask": mask}
+        parts = []
+        if self.errors[player] is not None:
+            parts.append(f"Invalid action: {self.errors[player]}.")
+        if self.notices[player] is not None:
+            parts.append(f"Note: {self.notices[player]}.")
+        parts.append(game.render(self.state, player))
+        if legal and not self.truncated:
+            names = game.action_names
+            parts.append("Legal actions: " + ", ".join(names[a] for a in legal)
+                         + ".\nReply with one action word, bare or inside <action>...</action>.")
+        text = "\n".join(parts)
+        return text if len(text) <= self.max_obs_chars else truncate(text, self.max_obs_chars)
+
+    def info(self, player: int) -> dict[str, Any]:
+        """The info contract of DESIGN §3 for ``player``."""
+        legal = self.legal_ids(player)
+        names = self.game.action_names
+        error = self.errors[player]
+        info: dict[str, Any] = {
+            "state_key": self.state_key(player),
+            "admissible_actions": [names[a] for a in legal],
+            "legal_action_ids": legal,
+            "action_valid": error is None,
+            "turn": self.turn,
+        }
+        if error is not None:
+            info["error"] = error
+        returns = self.final_returns
+        if returns is not None:
+            info["success"] = bool(returns[player] > 0)
+            info["returns"] = list(returns)
+        elif self.truncated:
+            info["success"] = False
+        return info
+
+    def task(self, seed: int | None, player: int) -> dict[str, Any]:
+        """``info["task"]`` at reset: the env id, the seed and the seat."""
+        return {
+            "id": f"{self.env_id}/seed={seed}/seat={player}" if seed is not None else None,
+            "env_id": self.env_id,
+            "seed": seed,
+            "seat": player,
+            "instruction": self.game.instruction,
+        }
+
+    # -------------------------------------------------------------- snapshots
+    def dump(self) -> dict[str, Any]:
+        """JSON-compatible snapshot of the episode."""
+        return {
+            "game": self.game.to_json(self.state),
+            "turn": self.turn,
+            "errors": list(self.errors),
+            "notices": list(self.notices),
+            "truncated": self.truncated,
+        }
+
+    def load(self, data: dict[str, Any]) -> None:
+        """Restores ``dump`` output (``KeyError``/``TypeError``/``ValueError`` on malformed data)."""
+        n = self.game.num_players
+        state = self.game.from_json(data["game"])
+        errors, notices = list(data["errors"]), list(data["notices"])
+        if len(errors) != n or len(notices) != n:
+            raise ValueError("wrong number of players in snapshot")
+        if not all(e is None or isinstance(e, str) for e in errors + notices):
+            raise TypeError("errors and notices must be strings or null")
+        turn, truncated = int(data["turn"]), bool(data["truncated"])
+        if turn < 0:
+            raise ValueError(f"negative turn {turn}")
+        self.state = state
+        self.turn = turn
+        self.errors = errors
+        self.notices = notices
+        self.truncated = truncated
+        self._changed()
+
+
+__all__ = ["SimultaneousGame", "SimultaneousSession", "parse_action"]
