@@ -654,7 +654,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="throughput", description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=None, help="time per repeat and config (default 1.5)")
     p.add_argument("--steps", type=int, default=None, help="decision budget per repeat instead of --seconds")
-    p.add_argument("--repeats", type=int, default=None, help="repeats per config, best reported (default 3)")
+    p.add_argument("--repeats", type=int, default=None, help="repeats per config, best reported (default 5)")
     p.add_argument("--warmup", type=float, default=None, help="warm-up seconds per repeat (default 0.3)")
     p.add_argument("--quick", action="store_true", help="~10 s smoke run (0.15 s x 1 repeat per config)")
     p.add_argument("--seed", type=int, default=0)
@@ -670,7 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     quick = args.quick
     seconds = args.seconds if args.seconds is not None else (0.15 if quick else 1.5)
-    repeats = args.repeats if args.repeats is not None else (1 if quick else 3)
+    repeats = args.repeats if args.repeats is not None else (1 if quick else 5)
     warmup = args.warmup if args.warmup is not None else (0.05 if quick else 0.3)
     report = run_benchmark(seconds=None if args.steps else seconds, steps=args.steps, repeats=repeats,
                            warmup=warmup, seed=args.seed, cpu=args.cpu, only=args.only,

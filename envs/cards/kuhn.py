@@ -20,9 +20,11 @@ from turngym.envs.core.single import GameSingleAgentEnv
 ENV_ID = "turngym/KuhnPoker-v0"
 PASS, BET = 0, 1
 RANKS = "JQK"
+_FIRST_CARD = [(c, 1.0 / 3.0) for c in range(3)]
+_SECOND_CARD = [[(c, 0.5) for c in range(3) if c != first] for first in range(3)]
 
 
-@dataclass
+@dataclass(slots=True)
 class KuhnState:
     """Mutable state of one Kuhn hand."""
 
@@ -47,10 +49,11 @@ class KuhnGame(TurnGame[KuhnState]):
         return KuhnState()
 
     def chance_outcomes(self, s: KuhnState) -> list[tuple[int, float]]:
+        # Cached constant lists: callers must not mutate them.
         if s.cards[0] < 0:
-            return [(c, 1.0 / 3.0) for c in range(3)]
+            return _FIRST_CARD
         if s.cards[1] < 0:
-            return [(c, 0.5) for c in range(3) if c != s.cards[0]]
+            return _SECOND_CARD[s.cards[0]]
         return []
 
     def chance_pending(self, s: KuhnState) -> bool:

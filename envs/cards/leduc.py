@@ -8,6 +8,7 @@ card pairs the public card wins; otherwise the higher rank wins; equal ranks spl
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,12 +28,19 @@ MAX_RAISES = 2
 HISTORY_SLOTS = 4  # the longest round is call, raise, raise, call
 
 
+@functools.cache
+def _deal_outcomes(*used: int) -> list[tuple[int, float]]:
+    """Uniform deal over the cards not in ``used`` (-1 = not dealt); cached, callers must not mutate it."""
+    rest = [c for c in range(6) if c not in used]
+    return [(c, 1.0 / len(rest)) for c in rest]
+
+
 def card_name(card: int) -> str:
     """``J♠`` for card 0, ``J♥`` for 1, … ``K♥`` for 5 (rank = card // 2, suit = card % 2)."""
     return RANKS[card // 2] + SUITS[card % 2]
 
 
-@dataclass
+@dataclass(slots=True)
 class LeducState:
     """Mutable state of one Leduc hand."""
 
@@ -71,9 +79,7 @@ class LeducGame(TurnGame[LeducState]):
     def chance_outcomes(self, s: LeducState) -> list[tuple[int, float]]:
         if not self.chance_pending(s):
             return []
-        used = [c for c in (*s.private, s.public) if c >= 0]
-        rest = [c for c in range(6) if c not in used]
-        return [(c, 1.0 / len(rest)) for c in rest]
+        return _deal_outcomes(s.private[0], s.private[1], s.public)
 
     def apply_chance(self, s: LeducState, outcome: int) -> None:
         if s.private[0] < 0:

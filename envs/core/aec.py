@@ -150,7 +150,7 @@ class GameAECEnv(AECEnv):
         Only ``chance="explicit"`` leaves chance events pending; exact solvers branch over them with
         ``get_state``/``set_state``.
         """
-        return self.session.game.chance_outcomes(self.session.state)
+        return list(self.session.game.chance_outcomes(self.session.state))
 
     def apply_chance(self, outcome: int) -> None:
         """Resolves the pending chance event with ``outcome`` (explicit chance mode)."""

@@ -61,7 +61,10 @@ class TurnGame(ABC, Generic[S]):
 
     @abstractmethod
     def chance_outcomes(self, s: S) -> list[tuple[int, float]]:
-        """Returns the pending chance event as (outcome, probability) pairs; empty when none."""
+        """Returns the pending chance event as (outcome, probability) pairs; empty when none.
+
+        Callers treat the list as read-only, so games may return cached lists.
+        """
 
     def chance_pending(self, s: S) -> bool:
         """True when a chance event is due; games override it with a test cheaper than listing outcomes."""
