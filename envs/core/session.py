@@ -51,6 +51,27 @@ class View:
         self.mask: np.ndarray | None = None
 
 
+#: View caches shared by every session of the same game rules and env id (views are pure functions of
+#: the information state, so envs in one process, e.g. the copies of a vectorized env, warm one cache).
+_SHARED: dict[tuple[Any, ...], dict[tuple[str, bool], View]] = {}
+
+
+def _shared_views(game: TurnGame, env_id: str) -> dict[tuple[str, bool], View] | None:
+    """The view cache of ``game`` under ``env_id``, or None when its views cannot be cached.
+
+    Games keep no episode state, so their instance attributes are their rule parameters; two games of
+    the same class with equal parameters share a cache. Unhashable parameters disable sharing.
+    """
+    if not game.views_follow_info_state:
+        return None
+    try:
+        key = (type(game).__module__, type(game).__qualname__, env_id, tuple(sorted(vars(game).items())))
+        hash(key)
+    except TypeError:
+        return {}
+    return _SHARED.setdefault(key, {})
+
+
 def check_obs_mode(obs_mode: str) -> str:
     """Validates the ``obs_mode`` argument."""
     if obs_mode not in OBS_MODES:
@@ -98,8 +119,8 @@ class GameSession:
         self.turn = 0
         self.errors: list[str | None] = [None] * game.num_players
         self.truncated = False
-        self._cache_views = bool(game.views_follow_info_state)
-        self._views: dict[tuple[str, bool], View] = {}
+        self._views = _shared_views(game, env_id)
+        self._cache_views = self._views is not None
         # Bumped by every change of ``state``; ``view`` memoizes each player's view per version, since
         # one step asks for the same view several times (info, observation, action mask).
         self._version = 0
@@ -263,9 +284,10 @@ class GameSession:
         names = game.action_names
         v = View(_state_key(self.env_id, enc), legal, tuple(names[a] for a in legal))
         if cache_key is not None:
-            if len(self._views) >= _MAX_CACHED_VIEWS:
-                self._views.clear()
-            self._views[cache_key] = v
+            views = self._views
+            if len(views) >= _MAX_CACHED_VIEWS:
+                views.clear()
+            views[cache_key] = v
         self._memo[player] = (self._version, v)
         return v
 

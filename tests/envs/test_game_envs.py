@@ -142,3 +142,52 @@ def test_explicit_chance_rejects_unknown_outcomes():
         env.apply_chance(7)
     with pytest.raises(RuntimeError, match="chance event is pending"):
         env.step("bet")
+
+
+def _play(env_id, obs_mode, seed, vandalize):
+    """Plays one seeded hand with the first legal action; optionally scribbles over what it was given."""
+    env = te.make_aec(env_id, obs_mode=obs_mode)
+    env.reset(seed=seed)
+    trace = []
+    for agent in env.agent_iter():
+        obs, reward, term, trunc, info = env.last()
+        trace.append((agent, json.dumps(obs.tolist() if isinstance(obs, np.ndarray) else
+                                        {k: v.tolist() for k, v in obs.items()} if isinstance(obs, dict) else obs),
+                      reward, info.get("state_key"), list(info.get("legal_action_ids", []))))
+        action = None if term or trunc else info["legal_action_ids"][-1]
+        if vandalize:
+            if isinstance(obs, dict):
+                obs["observation"][:] = 7.0
+                obs["action_mask"][:] = 0
+            info.get("legal_action_ids", []).append(99)
+            info.get("admissible_actions", []).clear()
+        env.step(action)
+    return trace
+
+
+@pytest.mark.parametrize("env_id", ["turngym/KuhnPoker-v0", "turngym/LeducHoldem-v0"])
+@pytest.mark.parametrize("obs_mode", ["text", "vector"])
+def test_cached_views_survive_callers_mutating_what_they_got(env_id, obs_mode):
+    # Views are cached per information state and shared between envs; callers get copies, so scribbling
+    # over observations and info lists must not change what any env shows later.
+    clean = [_play(env_id, obs_mode, seed, vandalize=False) for seed in range(30)]
+    for seed in range(30):
+        _play(env_id, obs_mode, seed, vandalize=True)
+    assert [_play(env_id, obs_mode, seed, vandalize=False) for seed in range(30)] == clean
+
+
+@pytest.mark.parametrize("env_id", ["turngym/KuhnPoker-v0", "turngym/LeducHoldem-v0"])
+def test_copy_state_keeps_every_view(env_id):
+    env = te.make_aec(env_id)
+    game, rng = env.session.game, np.random.default_rng(0)
+    for seed in range(20):
+        env.reset(seed=seed)
+        while not env.session.terminal:
+            s = env.session.state
+            twin = game.copy_state(s)
+            for p in range(game.num_players):
+                assert game.info_encoding(twin, p) == game.info_encoding(s, p)
+                assert game.render(twin, p) == game.render(s, p)
+            assert game.to_json(twin) == game.to_json(s)
+            legal = env.infos[env.agent_selection]["legal_action_ids"]
+            env.step(int(rng.choice(legal)))
