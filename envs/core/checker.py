@@ -97,8 +97,16 @@ class _Driver:
         return _choose(rng, self, bad_rate)
 
     def legal(self) -> tuple[list[str], list[int]]:
+        """Legal words and ids; for an open action set (``admissible_actions`` None), the env's examples.
+
+        Envs whose actions are free text (tool calls, answers) expose ``example_actions()``: well-formed
+        actions for the current state, which the checks play as "legal" moves.
+        """
         info = self.info()
-        return list(info.get("admissible_actions") or []), list(info.get("legal_action_ids") or [])
+        words = info.get("admissible_actions")
+        if words is None and hasattr(self.base, "example_actions"):
+            words = self.base.example_actions()
+        return list(words or []), list(info.get("legal_action_ids") or [])
 
     def all_words(self) -> list[str]:
         game = getattr(self.base, "game", None)
@@ -409,6 +417,7 @@ def _check_bad_inputs(make_driver: Callable[[], _Driver], seed: int, actions: li
         if driver.done():
             break
         words, ids = driver.legal()
+        named = list(driver.info().get("admissible_actions") or [])  # what an error message must list
         key_before = driver.info().get("state_key")
         snap = driver.base.get_state()
         battery = bad_inputs(seed + t, driver.text)
@@ -435,7 +444,7 @@ def _check_bad_inputs(make_driver: Callable[[], _Driver], seed: int, actions: li
                 obs = rec.get("obs")
                 if not isinstance(obs, str) or "invalid" not in obs.lower():
                     _fail("bad input", f"{name}: the observation does not say the action was invalid")
-                missing = [w for w in words if w not in obs]
+                missing = [w for w in named if w not in obs]
                 if missing and not rec.get("truncated"):
                     _fail("bad input", f"{name}: the observation does not name accepted actions {missing}")
             if rec.get("truncated"):
