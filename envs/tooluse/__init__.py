@@ -1,0 +1,13 @@
+"""Tool use: tools, call formats, generated task families with verifiable answers, and the env."""
+
+from turngym.envs.core.registry import EnvInfo, register_env
+from turngym.envs.tooluse.env import ToolMathEnv, ToolQAEnv, ToolSQLEnv, ToolUseEnv
+
+register_env(EnvInfo("turngym/ToolQA-v0", "tooluse", ToolQAEnv, modes=("text",),
+                     summary="Multi-hop questions over a document corpus (search, open)"))
+register_env(EnvInfo("turngym/ToolMath-v0", "tooluse", ToolMathEnv, modes=("text",),
+                     summary="Word problems with exact answers (calculator, python)"))
+register_env(EnvInfo("turngym/ToolSQL-v0", "tooluse", ToolSQLEnv, modes=("text",),
+                     summary="Questions over a relational database (read-only SQL)"))
+
+__all__ = ["ToolMathEnv", "ToolQAEnv", "ToolSQLEnv", "ToolUseEnv"]
