@@ -2,6 +2,7 @@
 
 from turngym.envs.core.registry import EnvInfo, register_env
 from turngym.envs.tooluse.env import ToolMathEnv, ToolQAEnv, ToolSQLEnv, ToolUseEnv
+from turngym.envs.tooluse.trajectories import ExpertAgent, expert_trajectories
 
 register_env(EnvInfo("turngym/ToolQA-v0", "tooluse", ToolQAEnv, modes=("text",),
                      summary="Multi-hop questions over a document corpus (search, open)"))
@@ -10,4 +11,4 @@ register_env(EnvInfo("turngym/ToolMath-v0", "tooluse", ToolMathEnv, modes=("text
 register_env(EnvInfo("turngym/ToolSQL-v0", "tooluse", ToolSQLEnv, modes=("text",),
                      summary="Questions over a relational database (read-only SQL)"))
 
-__all__ = ["ToolMathEnv", "ToolQAEnv", "ToolSQLEnv", "ToolUseEnv"]
+__all__ = ["ExpertAgent", "ToolMathEnv", "ToolQAEnv", "ToolSQLEnv", "ToolUseEnv", "expert_trajectories"]

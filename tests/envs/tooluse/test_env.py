@@ -218,3 +218,9 @@ def test_jsonl_tasks(tmp_path: Path):
     _, reward, terminated, _, info = env.step("<answer>1871</answer>")
     assert terminated and reward == 1.0 and info["success"]
     assert os.path.exists(path)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("fmt", [f for f in formats.FORMATS if f != "hermes"])  # hermes: test_conformance
+def test_conformance_in_every_call_format(env_id, fmt):
+    te.check_env(gym.make(env_id, format=fmt))
