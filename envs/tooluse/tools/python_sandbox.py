@@ -434,6 +434,9 @@ class PythonTool:
                 argv += ["--symlink", os.readlink(d), d]
             elif os.path.isdir(d):
                 argv += ["--ro-bind", d, d]
+        size = ["--size", str(self.disk_mb * 2**20)] if "--size" in self._features else []
+        # /tmp first: an interpreter (or virtualenv) under /tmp is then bound on top of the tmpfs.
+        argv += ["--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/tmp"]
         created: list[str] = []  # directories bwrap creates as parents of mount points
         for d in _python_dirs(self.python):
             argv += ["--ro-bind", d, d]
@@ -442,12 +445,11 @@ class PythonTool:
             if os.path.exists(f):
                 argv += ["--ro-bind", f, f]
                 created += [] if "/etc" in created else ["/etc"]
-        size = ["--size", str(self.disk_mb * 2**20)] if "--size" in self._features else []
-        argv += ["--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/tmp", *size, "--tmpfs", SANDBOX_DIR]
+        argv += [*size, "--tmpfs", SANDBOX_DIR]
         if self._is_root:
             # As root, bwrap creates mount-point parents with the host's modes (/root is 0700) and the
             # tmpfs mounts as root's: open them to the uid the code runs as.
-            argv += [x for a in sorted(created) for x in ("--chmod", "0755", a)]
+            argv += [x for a in sorted(created) if a != "/tmp" for x in ("--chmod", "0755", a)]
             argv += ["--chmod", "1777", "/tmp", "--chmod", "1777", SANDBOX_DIR]
         argv += ["--chdir", SANDBOX_DIR]
         env = {"HOME": SANDBOX_DIR, "TMPDIR": "/tmp", "PATH": _PATH, "LANG": "C.UTF-8",
