@@ -13,6 +13,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
+from turngym.envs.core.contract import add_outcome, game_task
 from turngym.envs.core.errors import ConfigError, SnapshotError
 from turngym.envs.core.game import TurnGame
 from turngym.envs.core.parsing import MAX_ACTION_CHARS, describe, extract_word, resolve_word
@@ -340,23 +341,12 @@ class GameSession:
         }
         if error is not None:
             info["error"] = error
-        returns = self.final_returns
-        if returns is not None:
-            info["success"] = bool(returns[player] > 0)
-            info["returns"] = list(returns)
-        elif self.truncated:
-            info["success"] = False
+        add_outcome(info, self.final_returns, player, self.truncated)
         return info
 
     def task(self, seed: int | None, player: int) -> dict[str, Any]:
         """``info["task"]`` at reset: a game's task is its id, the deal's seed and the seat."""
-        return {
-            "id": f"{self.env_id}/seed={seed}/seat={player}" if seed is not None else None,
-            "env_id": self.env_id,
-            "seed": seed,
-            "seat": player,
-            "instruction": self.game.instruction,
-        }
+        return game_task(self.env_id, seed, player, self.game.instruction)
 
     # -------------------------------------------------------------- snapshots
     def dump(self) -> dict[str, Any]:
