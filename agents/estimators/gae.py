@@ -1,0 +1,48 @@
+"""Per-turn generalized advantage estimation over the turn sequence of each episode."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from turngym.agents.batch import TurnBatch
+from turngym.agents.estimators._segments import episode_scan, layout
+from turngym.agents.estimators.registry import register
+
+
+def _require_value(batch: TurnBatch) -> np.ndarray:
+    if batch.value is None:
+        raise ValueError("gae: the batch has no `value` column (per-turn critic values are required)")
+    return batch.value
+
+
+@register("gae")
+def gae(batch: TurnBatch, *, gamma: float = 1.0, lam: float = 0.95) -> np.ndarray:
+    """GAE(gamma, lambda) with one step per turn.
+
+    Schulman et al. (2016), "High-Dimensional Continuous Control Using Generalized Advantage Estimation"
+    (arXiv:1506.02438), eqs. 11-16: ``delta_t = r_t + gamma V_{t+1} - V_t``,
+    ``A_t = delta_t + gamma lambda A_{t+1}``.
+
+    Bootstrap at an episode's last turn: ``V_{T+1} = 0`` when it is ``terminated``; otherwise (``truncated``,
+    or the episode still running when the batch was cut) the successor state has no value in the batch,
+    so its value is approximated by the last turn's own value, ``V_{T+1} = V_T``.
+
+    Args:
+        batch: The turns; needs the ``value`` column.
+        gamma: Discount per turn.
+        lam: GAE lambda.
+    """
+    value = _require_value(batch)
+    lay = layout(batch)
+    nxt = np.empty_like(value)
+    nxt[:-1] = value[1:]
+    if value.size:
+        nxt[-1] = 0.0
+    nxt = np.where(lay.is_last, np.where(batch.terminated, 0.0, value), nxt)
+    delta = batch.reward + gamma * nxt - value
+    return episode_scan(batch, lay, delta, gamma * lam)
+
+
+def gae_returns(batch: TurnBatch, *, gamma: float = 1.0, lam: float = 0.95) -> np.ndarray:
+    """Returns the value targets ``A_t + V_t`` (the lambda-returns) of ``gae``."""
+    return gae(batch, gamma=gamma, lam=lam) + _require_value(batch)
