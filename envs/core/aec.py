@@ -11,6 +11,7 @@ from pettingzoo import AECEnv
 
 from turngym.envs.core.errors import SnapshotError
 from turngym.envs.core.game import TurnGame
+from turngym.envs.core.render import render_text
 from turngym.envs.core.session import (
     GameSession,
     decode_snapshot,
@@ -198,15 +199,8 @@ class GameAECEnv(AECEnv):
     # ---------------------------------------------------------------- render
     def render(self) -> str | None:
         """Text of the acting agent's view (``ansi`` returns it, ``human`` prints it)."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without a render_mode")
-            return None
-        player = max(self.session.current_player, 0)
-        text = self.session.observation(player, mode="text")
-        if self.render_mode == "human":
-            print(text)
-            return None
-        return text
+        return render_text(self.render_mode,
+                           lambda: self.session.observation(max(self.session.current_player, 0), mode="text"))
 
     def close(self) -> None:
         """Nothing to release."""

@@ -17,8 +17,8 @@ import numpy as np
 S = TypeVar("S")
 
 
-class TurnGame(ABC, Generic[S]):
-    """Abstract rules of a finite turn-based game with explicit chance events.
+class GameRules(ABC, Generic[S]):
+    """What turn-based and simultaneous-move rules share: the action vocabulary and the state functions.
 
     Attributes:
         title: Human-readable name, used in text observations.
@@ -27,11 +27,6 @@ class TurnGame(ABC, Generic[S]):
         action_names: Canonical word of each action id; the action space is ``Discrete(len(...))``.
         aliases: Extra accepted words mapped to action ids (for example ``check`` -> call).
         obs_size: Length of the vector observation.
-        views_follow_info_state: Set True when, at every non-terminal state, ``render(s, p)``,
-            ``encode(s, p)`` and (when ``p`` is to act) ``legal_actions(s)`` depend only on
-            ``info_encoding(s, p)``. Sessions then build each player's view of an information state
-            once and reuse it (the turn-based analogue of a transposition table), which is most of
-            the per-step cost of a small game. Leave False when the view shows anything else.
     """
 
     title: ClassVar[str] = ""
@@ -40,7 +35,6 @@ class TurnGame(ABC, Generic[S]):
     action_names: tuple[str, ...]
     aliases: Mapping[str, int] = {}
     obs_size: int
-    views_follow_info_state: ClassVar[bool] = False
 
     @property
     def num_actions(self) -> int:
@@ -57,7 +51,53 @@ class TurnGame(ABC, Generic[S]):
 
     @abstractmethod
     def new_state(self) -> S:
-        """Returns the state before the first chance event."""
+        """Returns the state at the start of an episode."""
+
+    @abstractmethod
+    def is_terminal(self, s: S) -> bool:
+        """True when the game is over."""
+
+    @abstractmethod
+    def returns(self, s: S) -> list[float]:
+        """Payoff of every seat (the final payoffs at a terminal state)."""
+
+    @abstractmethod
+    def info_encoding(self, s: S, player: int) -> str:
+        """Canonical encoding of everything ``player`` can know (its information state)."""
+
+    @abstractmethod
+    def render(self, s: S, player: int) -> str:
+        """Text observation of ``player`` (without the legal-action footer)."""
+
+    @abstractmethod
+    def encode(self, s: S, player: int, out: np.ndarray) -> None:
+        """Writes the vector observation of ``player`` into the zeroed float32 array ``out``."""
+
+    @abstractmethod
+    def to_json(self, s: S) -> Any:
+        """JSON-compatible copy of the state (for snapshots)."""
+
+    @abstractmethod
+    def from_json(self, data: Any) -> S:
+        """Inverse of ``to_json``; raises ``KeyError``/``TypeError``/``ValueError`` on malformed data."""
+
+    def copy_state(self, s: S) -> S:
+        """Independent copy of a state."""
+        return copy.deepcopy(s)
+
+
+class TurnGame(GameRules[S]):
+    """Abstract rules of a finite turn-based game with explicit chance events.
+
+    Attributes (besides ``GameRules``'):
+        views_follow_info_state: Set True when, at every non-terminal state, ``render(s, p)``,
+            ``encode(s, p)`` and (when ``p`` is to act) ``legal_actions(s)`` depend only on
+            ``info_encoding(s, p)``. Sessions then build each player's view of an information state
+            once and reuse it (the turn-based analogue of a transposition table), which is most of
+            the per-step cost of a small game. Leave False when the view shows anything else.
+    """
+
+    views_follow_info_state: ClassVar[bool] = False
 
     @abstractmethod
     def chance_outcomes(self, s: S) -> list[tuple[int, float]]:
@@ -86,34 +126,6 @@ class TurnGame(ABC, Generic[S]):
     def apply_action(self, s: S, action: int) -> None:
         """Applies a legal action of the current player in place."""
 
-    @abstractmethod
-    def is_terminal(self, s: S) -> bool:
-        """True when the game is over."""
-
-    @abstractmethod
-    def returns(self, s: S) -> list[float]:
-        """Payoff of every seat at a terminal state."""
-
-    @abstractmethod
-    def info_encoding(self, s: S, player: int) -> str:
-        """Canonical encoding of everything ``player`` can know (its information state)."""
-
-    @abstractmethod
-    def render(self, s: S, player: int) -> str:
-        """Text observation of ``player`` (without the legal-action footer)."""
-
-    @abstractmethod
-    def encode(self, s: S, player: int, out: np.ndarray) -> None:
-        """Writes the vector observation of ``player`` into the zeroed float32 array ``out``."""
-
-    @abstractmethod
-    def to_json(self, s: S) -> Any:
-        """JSON-compatible copy of the state (for snapshots)."""
-
-    @abstractmethod
-    def from_json(self, data: Any) -> S:
-        """Inverse of ``to_json``; raises ``KeyError``/``TypeError``/``ValueError`` on malformed data."""
-
     def terminal_view_key(self, s: S, player: int) -> str | None:
         """With ``views_follow_info_state``: a string that determines ``player``'s view of terminal ``s``.
 
@@ -125,7 +137,3 @@ class TurnGame(ABC, Generic[S]):
     def illegal_reason(self, s: S, action: int) -> str:
         """Why a known action is illegal now; games override this with rule-specific reasons."""
         return f"{self.action_names[action]} is not allowed now"
-
-    def copy_state(self, s: S) -> S:
-        """Independent copy of a state."""
-        return copy.deepcopy(s)

@@ -15,10 +15,11 @@ from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
 from turngym.envs.core.agent_api import accepts_rng
-from turngym.envs.core.errors import ConfigError, SnapshotError
+from turngym.envs.core.errors import SnapshotError
+from turngym.envs.core.render import render_text
 from turngym.envs.core.session import decode_snapshot, encode_snapshot, rng_from_state, rng_state
 from turngym.envs.core.simultaneous import SimultaneousGame, SimultaneousSession
-from turngym.envs.core.single import resolve_opponents
+from turngym.envs.core.single import check_seat, resolve_opponents
 from turngym.envs.core.text_env import TextEnv
 
 
@@ -160,15 +161,8 @@ class GameParallelEnv(ParallelEnv):
     # ---------------------------------------------------------------- render
     def render(self) -> str | None:
         """Every agent's text view (``ansi`` returns it, ``human`` prints it)."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without a render_mode")
-            return None
-        text = "\n\n".join(f"== {a} ==\n" + self.session.observation(i, mode="text")
-                           for i, a in enumerate(self.possible_agents))
-        if self.render_mode == "human":
-            print(text)
-            return None
-        return text
+        return render_text(self.render_mode, lambda: "\n\n".join(
+            f"== {a} ==\n" + self.session.observation(i, mode="text") for i, a in enumerate(self.possible_agents)))
 
     def close(self) -> None:
         """Nothing to release."""
@@ -211,10 +205,7 @@ class SimultaneousSingleAgentEnv(TextEnv):
         self.env_id = env_id
         self.session = SimultaneousSession(game, env_id, obs_mode, max_turns, invalid_action_penalty)
         self.obs_mode = obs_mode
-        valid_seat = isinstance(seat, int) and not isinstance(seat, bool) and 0 <= seat < game.num_players
-        if seat != "random" and not valid_seat:
-            raise ConfigError("seat", f"an int in 0..{game.num_players - 1} or 'random'", seat)
-        self.seat_arg = seat
+        self.seat_arg = check_seat(seat, game.num_players)
         self.seat = 0 if seat == "random" else int(seat)
         self.opponents = resolve_opponents(opponents, game.num_players - 1)
         self._opp_rng = [accepts_rng(o) for o in self.opponents]
@@ -293,14 +284,7 @@ class SimultaneousSingleAgentEnv(TextEnv):
 
     def render(self) -> str | None:
         """The learner's text view (``ansi`` returns it, ``human`` prints it)."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without a render_mode")
-            return None
-        text = self.session.observation(self.seat, mode="text")
-        if self.render_mode == "human":
-            print(text)
-            return None
-        return text
+        return render_text(self.render_mode, lambda: self.session.observation(self.seat, mode="text"))
 
 
 __all__ = ["GameParallelEnv", "SimultaneousSingleAgentEnv"]

@@ -18,6 +18,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 _TAG = re.compile(r"<(action|answer)>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
 _BRACKET = re.compile(r"^\[([^\[\]]{1,64})\]$")
 _STRIP = " \t\r\n\"'`*.!"
@@ -71,3 +73,31 @@ def extract_word(text: object, max_chars: int = MAX_ACTION_CHARS) -> Parsed:
 def resolve_word(word: str, vocabulary: Mapping[str, int]) -> int | None:
     """Maps a normalized word to an action id through ``vocabulary`` (canonical names and aliases)."""
     return vocabulary.get(" ".join(word.split()))
+
+
+def parse_action(action: object, vocabulary: Mapping[str, int], num_actions: int) -> tuple[int | None, str | None]:
+    """Turns an action (word or id) into an action id; legality is the caller's check.
+
+    Strings go through ``extract_word``/``resolve_word`` (in both modes); Python and numpy ints are
+    accepted as ids (``bool`` is not); anything else is an error.
+
+    Returns:
+        (action id, None), or (None, a short error message).
+    """
+    if type(action) is int:
+        aid = action
+    elif isinstance(action, str):
+        parsed = extract_word(action)
+        if parsed.word is None:
+            return None, parsed.error
+        aid = resolve_word(parsed.word, vocabulary)
+        if aid is None:
+            return None, f"unknown action {describe(parsed.word)}"
+        return aid, None
+    elif isinstance(action, (int, np.integer)) and not isinstance(action, bool):
+        aid = int(action)
+    else:
+        return None, f"expected an action word (str) or an action id (int), got {type(action).__name__}"
+    if not 0 <= aid < num_actions:
+        return None, f"action id {aid} is out of range 0..{num_actions - 1}"
+    return aid, None

@@ -6,7 +6,6 @@ the bad-input handling and the snapshot format are written once.
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
@@ -16,14 +15,11 @@ import numpy as np
 from turngym.envs.core.contract import add_outcome, game_task
 from turngym.envs.core.errors import ConfigError, SnapshotError
 from turngym.envs.core.game import TurnGame
-from turngym.envs.core.parsing import MAX_ACTION_CHARS, describe, extract_word, resolve_word
+from turngym.envs.core.parsing import MAX_ACTION_CHARS, parse_action
 from turngym.envs.core.spaces import Text, truncate
-from turngym.envs.core.state_key import make_state_key
+from turngym.envs.core.state_key import cached_state_key as _state_key
 
 OBS_MODES = ("text", "vector")
-#: ``make_state_key`` memoized: a pure function of (env id, info encoding), and games have few distinct
-#: information states, so hashing each one once saves a BLAKE2b pass on almost every step.
-_state_key = functools.lru_cache(maxsize=1 << 16)(make_state_key)
 SNAPSHOT_VERSION = 1
 _MAX_CACHED_VIEWS = 1 << 16
 _TWO_POW_MINUS_53 = 1.0 / 9007199254740992.0
@@ -207,27 +203,13 @@ class GameSession:
 
     def to_action_id(self, action: object) -> tuple[int | None, str | None]:
         """Validates an action of the current player; returns (action id, None) or (None, error)."""
-        game, s = self.game, self.state
-        if type(action) is int:  # the common vector-mode case, checked first
-            aid = action
-            if not 0 <= aid < game.num_actions:
-                return None, f"action id {aid} is out of range 0..{game.num_actions - 1}"
-        elif isinstance(action, str):
-            parsed = extract_word(action)
-            if parsed.word is None:
-                return None, parsed.error
-            aid = resolve_word(parsed.word, self.vocabulary)
-            if aid is None:
-                return None, f"unknown action {describe(parsed.word)}"
-        elif isinstance(action, (int, np.integer)) and not isinstance(action, bool):
-            aid = int(action)
-            if not 0 <= aid < game.num_actions:
-                return None, f"action id {aid} is out of range 0..{game.num_actions - 1}"
-        else:
-            return None, f"expected an action word (str) or an action id (int), got {type(action).__name__}"
+        game = self.game
+        aid, error = parse_action(action, self.vocabulary, game.num_actions)
+        if aid is None:
+            return None, error
         player = self.current_player
         if player < 0 or aid not in self.view(player).legal:
-            return None, game.illegal_reason(s, aid)
+            return None, game.illegal_reason(self.state, aid)
         return aid, None
 
     def act(self, action: object, rng: np.random.Generator) -> tuple[bool, float]:

@@ -21,70 +21,40 @@ Invalid actions in a simultaneous step (the rule every simultaneous env follows)
 
 from __future__ import annotations
 
-import copy
-import functools
-from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import gymnasium
 import numpy as np
 
 from turngym.envs.core.contract import add_outcome, game_task
 from turngym.envs.core.errors import ConfigError
-from turngym.envs.core.parsing import MAX_ACTION_CHARS, describe, extract_word, resolve_word
+from turngym.envs.core.game import GameRules
+from turngym.envs.core.parsing import MAX_ACTION_CHARS, parse_action
 from turngym.envs.core.session import check_obs_mode
 from turngym.envs.core.spaces import Text, truncate
-from turngym.envs.core.state_key import make_state_key
+from turngym.envs.core.state_key import cached_state_key as _state_key
 
 S = TypeVar("S")
 
-#: ``make_state_key`` memoized: a pure function of (env id, encoding), and games revisit information states.
-_state_key = functools.lru_cache(maxsize=1 << 16)(make_state_key)
 
 
-class SimultaneousGame(ABC, Generic[S]):
+class SimultaneousGame(GameRules[S]):
     """Abstract rules of a finite simultaneous-move game (every player acts at every step).
 
     Chance, if any, is drawn inside ``apply_joint`` from the env RNG passed in, so seeded rollouts and
     snapshots stay reproducible.
 
-    Attributes:
-        title: Human-readable name, used in text observations.
-        instruction: The task in one sentence (``info["task"]["instruction"]`` at reset).
-        num_players: Number of seats.
-        action_names: Canonical word of each action id; the action space is ``Discrete(len(...))``.
-        aliases: Extra accepted words mapped to action ids.
-        obs_size: Length of the vector observation.
+    ``returns(s)`` is the total payoff of every seat so far (the final payoffs at a terminal state).
+
+    Attributes (besides ``GameRules``'):
         obs_low: Lower bound of every vector-observation entry.
         obs_high: Upper bound of every vector-observation entry.
     """
 
-    title: str = ""
-    instruction: str = ""
-    num_players: int
-    action_names: tuple[str, ...]
-    aliases: Mapping[str, int] = {}
-    obs_size: int
     obs_low: float = -np.inf
     obs_high: float = np.inf
-
-    @property
-    def num_actions(self) -> int:
-        """Size of the discrete action space."""
-        return len(self.action_names)
-
-    @property
-    def vocabulary(self) -> dict[str, int]:
-        """Every accepted word (canonical names and aliases) mapped to its action id."""
-        vocab = {name: i for i, name in enumerate(self.action_names)}
-        for word, a in self.aliases.items():
-            vocab.setdefault(word, a)
-        return vocab
-
-    @abstractmethod
-    def new_state(self) -> S:
-        """Returns the state at the start of an episode."""
 
     @abstractmethod
     def legal_actions(self, s: S, player: int) -> list[int]:
@@ -95,72 +65,12 @@ class SimultaneousGame(ABC, Generic[S]):
         """Applies one legal action per player in place; chance is drawn from ``rng``."""
 
     @abstractmethod
-    def is_terminal(self, s: S) -> bool:
-        """True when the game is over."""
-
-    @abstractmethod
     def step_rewards(self, s: S) -> list[float]:
         """Reward of every seat for the most recent joint step (zeros before the first)."""
-
-    @abstractmethod
-    def returns(self, s: S) -> list[float]:
-        """Total payoff of every seat so far (the final payoffs at a terminal state)."""
-
-    @abstractmethod
-    def info_encoding(self, s: S, player: int) -> str:
-        """Canonical encoding of everything ``player`` can know (its information state)."""
-
-    @abstractmethod
-    def render(self, s: S, player: int) -> str:
-        """Text observation of ``player`` (without the legal-action footer)."""
-
-    @abstractmethod
-    def encode(self, s: S, player: int, out: np.ndarray) -> None:
-        """Writes the vector observation of ``player`` into the zeroed float32 array ``out``."""
-
-    @abstractmethod
-    def to_json(self, s: S) -> Any:
-        """JSON-compatible copy of the state (for snapshots)."""
-
-    @abstractmethod
-    def from_json(self, data: Any) -> S:
-        """Inverse of ``to_json``; raises ``KeyError``/``TypeError``/``ValueError`` on malformed data."""
 
     def illegal_reason(self, s: S, player: int, action: int) -> str:
         """Why a known action of ``player`` is illegal now; games override this with specific reasons."""
         return f"{self.action_names[action]} is not allowed now"
-
-    def copy_state(self, s: S) -> S:
-        """Independent copy of a state."""
-        return copy.deepcopy(s)
-
-
-def parse_action(action: object, vocabulary: Mapping[str, int], num_actions: int) -> tuple[int | None, str | None]:
-    """Turns an action (word or id) into an action id, exactly as ``GameSession.to_action_id`` does.
-
-    Strings go through ``extract_word``/``resolve_word`` (in both modes); Python and numpy ints are
-    accepted as ids (``bool`` is not); anything else is an error.
-
-    Returns:
-        (action id, None), or (None, a short error message).
-    """
-    if type(action) is int:
-        aid = action
-    elif isinstance(action, str):
-        parsed = extract_word(action)
-        if parsed.word is None:
-            return None, parsed.error
-        aid = resolve_word(parsed.word, vocabulary)
-        if aid is None:
-            return None, f"unknown action {describe(parsed.word)}"
-        return aid, None
-    elif isinstance(action, (int, np.integer)) and not isinstance(action, bool):
-        aid = int(action)
-    else:
-        return None, f"expected an action word (str) or an action id (int), got {type(action).__name__}"
-    if not 0 <= aid < num_actions:
-        return None, f"action id {aid} is out of range 0..{num_actions - 1}"
-    return aid, None
 
 
 class SimultaneousSession:

@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import gymnasium
 import numpy as np
 
 from turngym.envs.core.agent_api import Agent, RandomLegalAgent, accepts_rng
 from turngym.envs.core.errors import ConfigError, SnapshotError
 from turngym.envs.core.game import TurnGame
+from turngym.envs.core.render import render_text
 from turngym.envs.core.session import (
     GameSession,
     decode_snapshot,
@@ -24,6 +24,14 @@ from turngym.envs.core.session import (
 from turngym.envs.core.text_env import TextEnv
 
 BUILTIN_OPPONENTS = {"random": RandomLegalAgent}
+
+
+def check_seat(seat: object, num_players: int) -> int | str:
+    """Validates a learner ``seat`` argument: an int in ``0..num_players-1`` (not a bool) or ``"random"``."""
+    valid = isinstance(seat, int) and not isinstance(seat, bool) and 0 <= seat < num_players
+    if seat != "random" and not valid:
+        raise ConfigError("seat", f"an int in 0..{num_players - 1} or 'random'", seat)
+    return seat  # type: ignore[return-value]
 
 
 def resolve_opponents(opponents: Any, count: int) -> list[Any]:
@@ -86,9 +94,7 @@ class GameSingleAgentEnv(TextEnv):
         self.env_id = env_id
         self.session = GameSession(game, env_id, obs_mode, max_turns, invalid_action_penalty)
         self.obs_mode = obs_mode
-        if seat != "random" and not (isinstance(seat, int) and 0 <= seat < game.num_players):
-            raise ConfigError("seat", f"an int in 0..{game.num_players - 1} or 'random'", seat)
-        self.seat_arg = seat
+        self.seat_arg = check_seat(seat, game.num_players)
         self.seat = 0 if seat == "random" else int(seat)
         self.opponents = resolve_opponents(opponents, game.num_players - 1)
         self._opp_rng = [accepts_rng(o) for o in self.opponents]
@@ -184,11 +190,4 @@ class GameSingleAgentEnv(TextEnv):
 
     def render(self) -> str | None:
         """The learner's text view (``ansi`` returns it, ``human`` prints it)."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without a render_mode")
-            return None
-        text = self.session.observation(self.seat, mode="text")
-        if self.render_mode == "human":
-            print(text)
-            return None
-        return text
+        return render_text(self.render_mode, lambda: self.session.observation(self.seat, mode="text"))

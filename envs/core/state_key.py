@@ -7,6 +7,7 @@ encoding, never Python's ``hash()``, which is salted per process (PYTHONHASHSEED
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
@@ -32,3 +33,8 @@ def make_state_key(env_id: str, encoding: str) -> str:
     h.update(b"\x00")
     h.update(encoding.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
+
+
+#: ``make_state_key`` memoized: a pure function of (env id, encoding), and games revisit few information
+#: states, so hashing each one once saves a BLAKE2b pass on almost every step.
+cached_state_key = functools.lru_cache(maxsize=1 << 16)(make_state_key)

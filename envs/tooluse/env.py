@@ -14,9 +14,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import gymnasium
-
 from turngym.envs.core.errors import ConfigError, SnapshotError
+from turngym.envs.core.render import render_text
 from turngym.envs.core.session import decode_snapshot, encode_snapshot, rng_from_state, rng_state
 from turngym.envs.core.spaces import Text, truncate
 from turngym.envs.core.state_key import make_state_key
@@ -341,13 +340,7 @@ class ToolUseEnv(TextEnv):
 
     def render(self) -> str | None:
         """The last observation (``ansi`` returns it, ``human`` prints it)."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without a render_mode")
-            return None
-        if self.render_mode == "human":
-            print(self.last_obs)
-            return None
-        return self.last_obs
+        return render_text(self.render_mode, lambda: self.last_obs)
 
 
 def tasks_module() -> Any:
