@@ -20,7 +20,8 @@ from turngym.envs.core.session import decode_snapshot, encode_snapshot, rng_from
 from turngym.envs.core.spaces import Text, truncate
 from turngym.envs.core.state_key import make_state_key
 from turngym.envs.core.text_env import TextEnv
-from turngym.envs.tooluse import formats, rewards, tasks
+from turngym.envs.tooluse import formats, rewards
+from turngym.envs.tooluse import tasks as task_gen  # ``tasks`` is also an argument name below
 from turngym.envs.tooluse.base import Answer, Task, ToolCall, ToolResult
 from turngym.envs.tooluse.tools import make_tools
 
@@ -162,7 +163,7 @@ class ToolUseEnv(TextEnv):
     def _load_task(self, ref: dict[str, Any]) -> Task:
         if "index" in ref:
             return self.task_list[int(ref["index"])]  # type: ignore[index]
-        return tasks_module().generate(self.family, int(ref["seed"]), self.difficulty)
+        return task_gen.generate(self.family, int(ref["seed"]), self.difficulty)
 
     def _pick_task(self, options: dict[str, Any] | None) -> dict[str, Any]:
         options = options or {}
@@ -178,7 +179,7 @@ class ToolUseEnv(TextEnv):
             if not isinstance(seed, int) or seed < 0:
                 raise ConfigError("options['task_seed']", "a non-negative int", seed)
             return {"seed": seed}
-        return {"seed": int(tasks_module().sample_seed(self.np_random, self.split))}
+        return {"seed": int(task_gen.sample_seed(self.np_random, self.split))}
 
     def _ensure_tools(self) -> None:
         assert self.task is not None
@@ -249,10 +250,7 @@ class ToolUseEnv(TextEnv):
         return self.last_obs, float(reward), terminated, truncated, info
 
     def _call(self, call: ToolCall) -> ToolResult:
-        tool = self.tools.get(call.name)
-        if tool is None:  # formats.parse_turn already rejects unknown tools; kept as a guard
-            return ToolResult(False, f"unknown tool {call.name!r}")
-        return tool.call(dict(call.arguments))
+        return self.tools[call.name].call(dict(call.arguments))  # parse_turn only passes known tools
 
     # ------------------------------------------------------------- views
     def _intro(self) -> str:
@@ -343,11 +341,6 @@ class ToolUseEnv(TextEnv):
         return render_text(self.render_mode, lambda: self.last_obs)
 
 
-def tasks_module() -> Any:
-    """The task generators (a function so tests and the registry import lazily)."""
-    return tasks
-
-
 def expert_next_step(task: Task, history: list[dict[str, Any]], tools: dict[str, Any]) -> ToolCall | Answer:
     """The scripted expert's next step after ``history``, replayed through its generator.
 
@@ -355,7 +348,7 @@ def expert_next_step(task: Task, history: list[dict[str, Any]], tools: dict[str,
     of the calls it asked for brings it to the current turn without running any tool again. Calls the
     agent made off the expert's plan are skipped, so the expert can take over any episode.
     """
-    gen = tasks_module().expert(task)
+    gen = task_gen.expert(task)
     step = next(gen)
     for turn in history:
         records = zip(turn.get("calls", []), turn.get("outputs", []), turn.get("ok", []), strict=False)
