@@ -5,6 +5,8 @@ Examples:
     turngym play turngym/LeducHoldem-v0 --seat random --opponent cfr --seed 0
     turngym solve turngym/KuhnPoker-v0 --iterations 2000 --algo cfr+ --out runs/solve
     turngym bench throughput --quick --out runs/throughput.json
+    turngym train --algo.estimator grpo --iterations 30
+    turngym sft --sft.episodes 200
 
 Bad configuration (an unknown env id, a bad seat, a game CFR cannot solve) prints the library's typed
 error, which names the nearest valid choice, and exits with status 2 (the Unix convention for usage
@@ -32,7 +34,7 @@ from rich.table import Table
 
 app = typer.Typer(
     name="turngym",
-    help="Multi-turn environments for agents: list, play, solve, benchmark.",
+    help="Multi-turn environments for agents: list, play, solve, train, benchmark.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
@@ -448,6 +450,37 @@ def solve_cmd(
     summary_path.write_text(json.dumps(summary, indent=1), encoding="utf-8")
     for label, path in (("policy", policy_path), ("summary", summary_path), ("plot", png_path)):
         console.print(f"Wrote {label}: {path}", markup=False)
+
+
+# --------------------------------------------------------------------------------------------- train
+@app.command(
+    "train",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def train_cmd(ctx: typer.Context) -> None:
+    """RL training of a text policy (defaults: the tiny model, GiGPO, Leduc); `turngym train --help` lists flags."""
+    from turngym.agents.train.cli import train_main
+
+    with config_errors(ValueError):
+        status = train_main(list(ctx.args))
+    if status:
+        raise typer.Exit(int(status))
+
+
+@app.command(
+    "sft",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def sft_cmd(ctx: typer.Context) -> None:
+    """Supervised warm start on scripted-expert trajectories; `turngym sft --help` lists flags."""
+    from turngym.agents.train.cli import sft_main
+
+    with config_errors(ValueError):
+        status = sft_main(list(ctx.args))
+    if status:
+        raise typer.Exit(int(status))
 
 
 # --------------------------------------------------------------------------------------------- bench

@@ -15,11 +15,11 @@ from turngym.agents.estimators.gigpo import gigpo, gigpo_episode, gigpo_step
 from turngym.agents.estimators.igpo import igpo, info_gain
 from turngym.agents.estimators.mars import mars, player_returns_to_go
 from turngym.agents.estimators.outcome import grpo, rloo
-from turngym.agents.estimators.registry import ESTIMATORS, estimate, get_estimator, register
+from turngym.agents.estimators.registry import ESTIMATORS, REQUIRES, estimate, get_estimator, register, requirements
 from turngym.agents.estimators.shaping import gated_accumulation, invalid_action_penalty
 
 __all__ = [
-    "ESTIMATORS", "estimate", "gae", "gae_returns", "gated_accumulation", "get_estimator", "gigpo",
+    "ESTIMATORS", "REQUIRES", "estimate", "gae", "gae_returns", "gated_accumulation", "get_estimator", "gigpo",
     "gigpo_episode", "gigpo_step", "grpo", "igpo", "info_gain", "invalid_action_penalty", "mars",
-    "player_returns_to_go", "register", "rloo",
+    "player_returns_to_go", "register", "requirements", "rloo",
 ]

@@ -15,7 +15,7 @@ def _require_value(batch: TurnBatch) -> np.ndarray:
     return batch.value
 
 
-@register("gae")
+@register("gae", requires=("value",))
 def gae(batch: TurnBatch, *, gamma: float = 1.0, lam: float = 0.95) -> np.ndarray:
     """GAE(gamma, lambda) with one step per turn.
 

@@ -37,7 +37,7 @@ def info_gain(batch: TurnBatch, score0: float | np.ndarray | None = None) -> np.
     return s - prev
 
 
-@register("igpo")
+@register("igpo", requires=("score",))
 def igpo(batch: TurnBatch, *, gamma: float = 1.0, score0: float | np.ndarray | None = None,
          eps: float = EPS) -> np.ndarray:
     """IGPO turn advantages.

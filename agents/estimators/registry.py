@@ -12,10 +12,17 @@ from turngym.envs.core.errors import ConfigError
 Estimator = Callable[..., np.ndarray]
 
 ESTIMATORS: dict[str, Estimator] = {}
+#: Optional batch columns each estimator needs (``value``: critic values; ``score``: information-gain
+#: scores). The trainer reads this to decide what to compute, so it never branches on a name.
+REQUIRES: dict[str, frozenset[str]] = {}
 
 
-def register(name: str) -> Callable[[Estimator], Estimator]:
+def register(name: str, requires: tuple[str, ...] = ()) -> Callable[[Estimator], Estimator]:
     """Returns a decorator that registers ``fn(batch, **options) -> advantages`` under ``name``.
+
+    Args:
+        name: Registry name.
+        requires: Optional ``TurnBatch`` columns the estimator reads (``"value"``, ``"score"``).
 
     Raises:
         ValueError: When ``name`` is already registered.
@@ -25,9 +32,16 @@ def register(name: str) -> Callable[[Estimator], Estimator]:
         if name in ESTIMATORS:
             raise ValueError(f"estimator {name!r} is already registered")
         ESTIMATORS[name] = fn
+        REQUIRES[name] = frozenset(requires)
         return fn
 
     return deco
+
+
+def requirements(name: str) -> frozenset[str]:
+    """The optional batch columns estimator ``name`` needs (see ``REQUIRES``)."""
+    get_estimator(name)
+    return REQUIRES[name]
 
 
 def get_estimator(name: str) -> Estimator:

@@ -1,0 +1,46 @@
+"""Losses: token-level PPO clip, turn-level PPO (ST-PPO), EPO entropy control, KL, value (DESIGN section 4).
+
+Every term is called as ``term(inputs: LossInputs) -> (scalar loss to minimize, metrics)``; policy losses
+share ``PolicyLoss`` and differ only in its ``objective`` hook (and the ratio level); ``CompositeLoss``
+sums a policy loss with extra terms and prefixes their metrics.
+
+Example:
+    >>> import torch
+    >>> from turngym.agents.losses import CompositeLoss, KLPenalty, LossInputs, TurnPPO
+    >>> lp = torch.tensor([[-1.0, -0.5, -0.2]], requires_grad=True)
+    >>> x = LossInputs(logp=lp, old_logp=lp.detach(), mask=torch.tensor([[False, True, True]]),
+    ...                advantages=torch.tensor([0.5]), ref_logp=lp.detach())
+    >>> loss, metrics = CompositeLoss(TurnPPO(), [KLPenalty(coef=0.1)])(x)
+    >>> round(loss.item(), 4), metrics["policy/clip_frac"], metrics["kl/kl"]
+    (-0.5, 0.0, 0.0)
+"""
+
+from turngym.agents.losses.base import (
+    AGGREGATIONS,
+    CompositeLoss,
+    LossInputs,
+    LossTerm,
+    PolicyLoss,
+    aggregate,
+    masked_mean,
+    trust_region_weight,
+    turn_mean,
+)
+from turngym.agents.losses.epo import (
+    EntropyControl,
+    PhaseSchedule,
+    band_penalty,
+    phase_weight,
+    trajectory_entropy,
+)
+from turngym.agents.losses.kl import KLPenalty, kl_k1, kl_k3
+from turngym.agents.losses.ppo import PPOClip, ppo_clip_objective
+from turngym.agents.losses.turn import TurnPPO
+from turngym.agents.losses.value import ValueHead, ValueLoss, explained_variance
+
+__all__ = [
+    "AGGREGATIONS", "CompositeLoss", "EntropyControl", "KLPenalty", "LossInputs", "LossTerm", "PPOClip",
+    "PhaseSchedule", "PolicyLoss", "TurnPPO", "ValueHead", "ValueLoss", "aggregate", "band_penalty",
+    "explained_variance", "kl_k1", "kl_k3", "masked_mean", "phase_weight", "ppo_clip_objective",
+    "trajectory_entropy", "trust_region_weight", "turn_mean",
+]

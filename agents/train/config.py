@@ -1,0 +1,245 @@
+"""Training configuration: dataclasses with one docstring per field; ``turngym train``'s flags come from them.
+
+The defaults are the embedded default run: the ``tiny`` model trained with GiGPO on Leduc hold'em
+(text mode, against a random opponent, seat drawn per episode), which finishes in minutes on 2 CPU
+cores. Every field is a flag, e.g. ``turngym train --algo.estimator grpo --rollout.group-size 4``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from turngym.envs.core.errors import ConfigError
+
+
+def parse_json_object(name: str, text: str) -> dict[str, Any]:
+    """Parses a JSON object given as a flag value.
+
+    Raises:
+        ConfigError: When ``text`` is not a JSON object.
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(name, "a JSON object, e.g. '{\"difficulty\": 1}'", text) from err
+    if not isinstance(value, dict):
+        raise ConfigError(name, "a JSON object, e.g. '{\"difficulty\": 1}'", text)
+    return value
+
+
+@dataclass
+class ModelConfig:
+    """The policy model."""
+
+    name: str = "tiny"
+    """``tiny`` (embedded model, built from a config with the shipped tokenizer) or a local
+    transformers model directory."""
+    lora_rank: int = 0
+    """LoRA rank through peft; 0 trains every parameter."""
+    temperature: float = 1.0
+    """Sampling temperature at rollout (also the temperature of the trained log-probs)."""
+    top_p: float = 1.0
+    """Nucleus sampling at rollout."""
+    max_new_tokens: int = 24
+    """Tokens generated per turn at most."""
+    stop: tuple[str, ...] = ()
+    """Stop strings (generation ends right after one; it is kept)."""
+    device: str | None = None
+    """``cpu``, ``cuda``; default: cuda when available."""
+
+
+@dataclass
+class EnvConfig:
+    """The environment trained on."""
+
+    env_id: str = "turngym/LeducHoldem-v0"
+    """A registered turngym id (``turngym list``)."""
+    kwargs: str = '{"obs_mode": "text", "opponents": ["random"], "seat": "random"}'
+    """Env arguments for training, as a JSON object."""
+    eval_kwargs: str = "{}"
+    """JSON object of arguments overriding ``kwargs`` for evaluation (e.g. ``{"split": "test"}``)."""
+
+    def train_kwargs(self) -> dict[str, Any]:
+        """``kwargs`` parsed."""
+        return parse_json_object("env.kwargs", self.kwargs)
+
+    def held_out_kwargs(self) -> dict[str, Any]:
+        """``kwargs`` updated with ``eval_kwargs``."""
+        return {**self.train_kwargs(), **parse_json_object("env.eval_kwargs", self.eval_kwargs)}
+
+
+@dataclass
+class RolloutConfig:
+    """Rollouts: N tasks x G episodes per iteration."""
+
+    tasks_per_iter: int = 8
+    """N: task groups per iteration."""
+    group_size: int = 8
+    """G: episodes per task (they share the reset seed)."""
+    history_turns: int = 0
+    """Past exchanges (action, observation) kept in the prompt before the current observation."""
+    include_first: bool = False
+    """Keep the first observation in every prompt (turn on for tool use: it states the task)."""
+    max_turns: int = 16
+    """Turn budget per episode (ends as truncated)."""
+    max_context_tokens: int | None = 2048
+    """Prompt budget in tokens (ends as truncated)."""
+    constrain: bool = True
+    """Constrain decoding to the env's admissible actions when it lists them."""
+    executor: Literal["inprocess", "subprocess", "ray"] = "inprocess"
+    """Where envs step: in this process, in subprocess workers, or on Ray."""
+    workers: int = 2
+    """Workers for the subprocess and Ray executors."""
+
+
+@dataclass
+class AlgoConfig:
+    """Advantage estimator, reward shaping and loss."""
+
+    estimator: str = "gigpo"
+    """Estimator name: grpo, rloo, gae, gigpo, igpo, mars."""
+    estimator_options: str = "{}"
+    """JSON object of estimator options (e.g. ``{"step_weight": 1.0, "gamma": 0.95}`` for gigpo)."""
+
+    def options(self) -> dict[str, Any]:
+        """``estimator_options`` parsed."""
+        return parse_json_object("algo.estimator_options", self.estimator_options)
+    loss: Literal["ppo", "turn-ppo"] = "ppo"
+    """``ppo``: token-level PPO clip; ``turn-ppo``: turn-level PPO (ST-PPO) with a value head."""
+    clip: float = 0.2
+    """PPO clip range (lower side)."""
+    clip_high: float | None = None
+    """Upper clip range (clip-higher); default the same as ``clip``."""
+    dual_clip: float | None = 3.0
+    """Dual-clip constant c for negative advantages; None disables."""
+    agg: Literal["token-mean", "seq-mean", "seq-mean-token-sum"] = "token-mean"
+    """How the token-level PPO loss is averaged."""
+    value_coef: float = 0.5
+    """Weight of the value loss (used when a value head exists: ``turn-ppo`` or the ``gae`` estimator)."""
+    epo: bool = False
+    """EPO entropy control (trajectory entropy bonus + entropy smoothing penalty)."""
+    epo_coef: float = 0.01
+    """EPO trajectory-entropy bonus weight."""
+    epo_smooth_coef: float = 0.1
+    """EPO smoothing-penalty weight."""
+    kl_coef: float = 0.0
+    """Weight of the KL penalty to the frozen initial policy (0: no reference model)."""
+    kl_kind: Literal["k1", "k3"] = "k3"
+    """KL estimator."""
+    gated_reward_gate: float | None = None
+    """G-RA: keep step rewards only in episodes whose outcome reward is at least this; None: off."""
+    invalid_action_penalty: float = 0.0
+    """Subtracted from the reward of turns the env rejected as invalid."""
+
+
+@dataclass
+class OptimConfig:
+    """Optimizer and update schedule."""
+
+    lr: float = 3e-4
+    """Adam learning rate."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    epochs: int = 1
+    """Passes over each rollout batch."""
+    minibatch_size: int = 64
+    """Turns per optimizer step."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping."""
+
+
+@dataclass
+class SFTConfig:
+    """Supervised warm start on scripted-expert trajectories (``turngym sft``)."""
+
+    episodes: int = 0
+    """Expert episodes to fine-tune on before RL (0: no warm start)."""
+    steps: int = 200
+    """Optimizer steps."""
+    batch_size: int = 16
+    """Turns per step."""
+    lr: float = 1e-3
+    """Learning rate."""
+
+
+@dataclass
+class TrainConfig:
+    """A training run. The defaults are the embedded default run (README)."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    iterations: int = 50
+    """RL iterations (one rollout + update each)."""
+    seed: int = 0
+    """Root seed: model init, sampling, task seeds."""
+    eval_every: int = 10
+    """Evaluate every this many iterations (and before the first and after the last)."""
+    eval_episodes: int = 1000
+    """Held-out episodes per evaluation."""
+    eval_temperature: float = 1.0
+    """Sampling temperature at evaluation (1: the stochastic policy as trained; 0: greedy)."""
+    checkpoint_every: int = 10
+    """Save a checkpoint every this many iterations (and at the end)."""
+    out_dir: str = "runs/default"
+    """Run directory: config.json, metrics.jsonl, TensorBoard events, checkpoints, curves.png."""
+    resume: bool = False
+    """Continue from the last checkpoint in ``out_dir`` (bit-for-bit the same as an uninterrupted run)."""
+    tensorboard: bool = True
+    """Also write TensorBoard event files."""
+    progress: bool = True
+    """Show a progress bar."""
+    torch_threads: int | None = None
+    """torch intra-op threads (default: torch's choice)."""
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a config."""
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuilds a (nested) config dataclass from ``to_dict`` output.
+
+    Raises:
+        ValueError: On keys the dataclass does not have.
+    """
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown config keys {sorted(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        sub = _nested_type(cls, name)
+        if sub is not None and isinstance(value, dict):
+            kwargs[name] = from_dict(sub, value)
+        elif isinstance(value, list) and name == "stop":
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+_NESTED = {"model": ModelConfig, "env": EnvConfig, "rollout": RolloutConfig, "algo": AlgoConfig,
+           "optim": OptimConfig, "sft": SFTConfig}
+
+
+def _nested_type(cls: type, name: str) -> type | None:
+    return _NESTED.get(name) if cls is TrainConfig else None
+
+
+def save_config(cfg: TrainConfig, path: Path) -> None:
+    """Writes ``cfg`` as JSON."""
+    path.write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True))
+
+
+def load_config(path: Path) -> TrainConfig:
+    """Reads a config written by ``save_config``."""
+    return from_dict(TrainConfig, json.loads(path.read_text()))

@@ -1,0 +1,74 @@
+"""Held-out evaluation of a text policy: success rate and mean return with Student-t confidence intervals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import stats
+
+from turngym.agents.envpool import EnvPool
+from turngym.agents.policies.lm import LMPolicy
+from turngym.agents.rollout import Episode, RolloutSettings, collect
+
+
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and the Student-t confidence interval of the mean (scipy); a single value has a zero-width CI."""
+    x = np.asarray(values, dtype=np.float64)
+    mean = float(x.mean()) if x.size else float("nan")
+    if x.size < 2 or float(x.std()) == 0.0:
+        return mean, mean, mean
+    lo, hi = stats.t.interval(confidence, x.size - 1, loc=mean, scale=stats.sem(x))
+    return mean, float(lo), float(hi)
+
+
+def evaluate(
+    policy: LMPolicy,
+    pool: EnvPool,
+    seeds: Sequence[int],
+    settings: RolloutSettings,
+    *,
+    temperature: float = 0.0,
+    sample_seed: int = 0,
+    prompt_length: Any = None,
+) -> tuple[dict[str, float], list[Episode]]:
+    """Plays one episode per seed and summarizes them (``eval/`` metrics).
+
+    The policy's sampling state is saved and restored around the evaluation, so evaluating does not
+    change the course of training (resumed runs stay bit-for-bit equal).
+
+    Args:
+        policy: The policy; evaluated at ``temperature`` (0: greedy).
+        pool: Env pool for the held-out envs (episodes run in chunks of its size).
+        seeds: One held-out reset seed per episode.
+        settings: Rollout budgets and prompt format (as in training).
+        temperature: Sampling temperature for the evaluation.
+        sample_seed: Seed of the evaluation's sampling.
+        prompt_length: Token counter for the context budget.
+
+    Returns:
+        The metrics and the episodes.
+    """
+    saved_state, saved_temp = policy.rng_state(), policy.temperature
+    policy.set_rng_state(torch.Generator().manual_seed(int(sample_seed)).get_state())
+    policy.temperature = temperature
+    episodes: list[Episode] = []
+    try:
+        for start in range(0, len(seeds), pool.num_envs):
+            chunk = list(seeds[start:start + pool.num_envs])
+            episodes.extend(collect(pool, policy, chunk, 1, settings, prompt_length=prompt_length))
+    finally:
+        policy.set_rng_state(saved_state)
+        policy.temperature = saved_temp
+    success = [float(ep.success) for ep in episodes]
+    returns = [ep.total_reward for ep in episodes]
+    s_mean, s_lo, s_hi = mean_ci(success)
+    r_mean, r_lo, r_hi = mean_ci(returns)
+    return {
+        "success_rate": s_mean, "success_ci_low": s_lo, "success_ci_high": s_hi,
+        "return_mean": r_mean, "return_ci_low": r_lo, "return_ci_high": r_hi,
+        "turns_mean": float(np.mean([len(ep.turns) for ep in episodes])) if episodes else float("nan"),
+        "episodes": float(len(episodes)),
+    }, episodes

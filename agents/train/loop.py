@@ -1,0 +1,314 @@
+"""``train(config)``: the training pipeline of DESIGN section 4, composed from small parts.
+
+rollout (``turngym.agents.rollout.collect``) -> ``TurnBatch`` + ``TokenBatch`` -> reward shaping
+(``turngym.agents.estimators.shaping``) -> advantage estimator (by name, from the registry) -> loss
+(``turngym.agents.losses``) -> optimizer step (``turngym.agents.train.update.ppo_update``) -> logging,
+evaluation, checkpoints. The loop never branches on the estimator's name: the registry says which batch
+columns an estimator needs (``value``: a value head is trained; ``score``: information-gain scores are
+computed during the rollout).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from turngym.agents.envpool import EnvPool, make_pool
+from turngym.agents.estimators import estimate, gae_returns, gated_accumulation, invalid_action_penalty
+from turngym.agents.estimators.registry import requirements
+from turngym.agents.losses import ValueHead
+from turngym.agents.policies.lm import LMPolicy
+from turngym.agents.policies.tiny import build_policy
+from turngym.agents.rollout import (
+    Episode,
+    RolloutSettings,
+    collect,
+    rollout_metrics,
+    score0_column,
+    to_turn_batch,
+)
+from turngym.agents.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from turngym.agents.train.config import TrainConfig, save_config
+from turngym.agents.train.evaluate import evaluate
+from turngym.agents.train.logs import RunLogger, plot_curves
+from turngym.agents.train.sft import expert_examples, supervised_finetune
+from turngym.agents.train.tensors import build_token_batch
+from turngym.agents.train.update import (
+    UpdateInputs,
+    build_loss,
+    ppo_update,
+    reference_logprobs,
+    turn_values,
+)
+from turngym.envs.core.errors import ConfigError
+
+
+@dataclass
+class TrainResult:
+    """What a finished run returns.
+
+    Attributes:
+        out_dir: Run directory.
+        eval_before: Held-out metrics of the starting policy (after any SFT warm start).
+        eval_after: Held-out metrics of the final policy.
+        policy: The trained policy.
+        history: Every logged row (iteration + namespaced metrics).
+    """
+
+    out_dir: Path
+    eval_before: dict[str, float]
+    eval_after: dict[str, float]
+    policy: LMPolicy
+    history: list[dict[str, Any]]
+
+
+def answer_text(info: dict[str, Any]) -> str | None:
+    """The gold answer as the policy would write it (tool-use ``<answer>..</answer>``), from ``info["task"]``."""
+    task = info.get("task") or {}
+    gold = task.get("answer") if isinstance(task, dict) else None
+    return None if gold is None else f"<answer>{gold}</answer>"
+
+
+def train_seeds(gen: np.random.Generator, n: int) -> list[int]:
+    """Training reset seeds: even numbers, so they never meet the odd held-out seeds."""
+    return [2 * int(s) for s in gen.integers(0, 2**30, size=n)]
+
+
+def eval_seeds(seed: int, n: int) -> list[int]:
+    """Held-out reset seeds (odd numbers; fixed per run seed so every evaluation sees the same episodes)."""
+    gen = np.random.default_rng([seed, 7919])
+    return [2 * int(s) + 1 for s in gen.choice(2**30, size=n, replace=False)]
+
+
+def step_group_stats(batch: Any) -> dict[str, float]:
+    """Sizes of the (task group, state_key) step groups GiGPO pools (``env/`` metrics)."""
+    if len(batch) == 0:
+        return {}
+    pairs = batch.group_id * (int(batch.state_key.max()) + 1) + batch.state_key
+    _, counts = np.unique(pairs, return_counts=True)
+    per_row = counts[np.unique(pairs, return_inverse=True)[1].reshape(-1)]
+    return {"step_group_size_mean": float(per_row.mean()), "step_groups": float(counts.size),
+            "step_group_nonsingleton_frac": float((per_row > 1).mean())}
+
+
+def _validate(cfg: TrainConfig) -> None:
+    requirements(cfg.algo.estimator)  # ConfigError with a suggestion for unknown names
+    for name, value in (("rollout.tasks_per_iter", cfg.rollout.tasks_per_iter),
+                        ("rollout.group_size", cfg.rollout.group_size), ("iterations", cfg.iterations),
+                        ("optim.minibatch_size", cfg.optim.minibatch_size), ("optim.epochs", cfg.optim.epochs)):
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(name, "an int >= 1", value)
+
+
+class _Run:
+    """The objects of one run (built once, then stepped by ``train``)."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.out = Path(cfg.out_dir)
+        m = cfg.model
+        self.policy = build_policy(m.name, seed=cfg.seed, device=m.device, temperature=m.temperature,
+                                   top_p=m.top_p, max_new_tokens=m.max_new_tokens, stop=m.stop)
+        if m.lora_rank > 0:
+            self.policy = self.policy.with_lora(r=m.lora_rank)
+        self.model = self.policy.model
+        req = requirements(cfg.algo.estimator)
+        self.needs_score = "score" in req
+        with_value = "value" in req or cfg.algo.loss == "turn-ppo"
+        self.value_head = None
+        if with_value:
+            hidden = int(self.model.config.hidden_size)
+            self.value_head = ValueHead(hidden, generator=torch.Generator().manual_seed(cfg.seed + 1)).to(
+                next(self.model.parameters()).device)
+        self.loss_fn = build_loss(cfg.algo, with_value)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if self.value_head is not None:
+            params += list(self.value_head.parameters())
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+        self.shuffle = torch.Generator().manual_seed(cfg.seed + 2)
+        self.task_rng = np.random.default_rng([cfg.seed, 1])
+        self.ref_model: torch.nn.Module | None = None
+        self.settings = RolloutSettings(history_turns=cfg.rollout.history_turns, max_turns=cfg.rollout.max_turns,
+                                        max_context_tokens=cfg.rollout.max_context_tokens,
+                                        constrain=cfg.rollout.constrain,
+                                        include_first=cfg.rollout.include_first)
+        total = cfg.rollout.tasks_per_iter * cfg.rollout.group_size
+        self.pool: EnvPool = make_pool(cfg.env.env_id, total, executor=cfg.rollout.executor,
+                                       workers=cfg.rollout.workers, env_kwargs=cfg.env.train_kwargs())
+        self.eval_pool: EnvPool = make_pool(cfg.env.env_id, min(64, max(1, cfg.eval_episodes)),
+                                            env_kwargs=cfg.env.held_out_kwargs())
+        self.eval_seeds = eval_seeds(cfg.seed, cfg.eval_episodes)
+
+    def prompt_length(self, messages: list[dict[str, str]]) -> int:
+        return len(self.policy.encode_prompt(messages))
+
+    def freeze_reference(self) -> None:
+        if self.cfg.algo.kl_coef > 0:
+            self.ref_model = copy.deepcopy(self.model).eval()
+            for p in self.ref_model.parameters():
+                p.requires_grad_(False)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "value_head": self.value_head.state_dict() if self.value_head is not None else None,
+            "optimizer": self.optimizer.state_dict(),
+            "loss": self.loss_fn.state_dict(),
+            "policy_rng": self.policy.rng_state(),
+            "shuffle_rng": self.shuffle.get_state(),
+            "task_rng": self.task_rng.bit_generator.state,
+            "reference": self.ref_model.state_dict() if self.ref_model is not None else None,
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        if self.value_head is not None:
+            self.value_head.load_state_dict(state["value_head"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.loss_fn.load_state_dict(state["loss"])
+        self.policy.set_rng_state(state["policy_rng"])
+        self.shuffle.set_state(state["shuffle_rng"])
+        self.task_rng.bit_generator.state = state["task_rng"]
+        if state.get("reference") is not None:
+            self.freeze_reference()
+            assert self.ref_model is not None
+            self.ref_model.load_state_dict(state["reference"])
+
+    def evaluate(self) -> dict[str, float]:
+        metrics, _ = evaluate(self.policy, self.eval_pool, self.eval_seeds, self.settings,
+                              temperature=self.cfg.eval_temperature, sample_seed=self.cfg.seed + 3,
+                              prompt_length=self.prompt_length)
+        return metrics
+
+    def iteration(self, it: int) -> dict[str, float]:
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        self.model.eval()
+        episodes = collect(self.pool, self.policy, train_seeds(self.task_rng, cfg.rollout.tasks_per_iter),
+                           cfg.rollout.group_size, self.settings,
+                           answer_of=answer_text if self.needs_score else None, prompt_length=self.prompt_length)
+        t1 = time.perf_counter()
+        metrics = {f"rollout/{k}": v for k, v in rollout_metrics(episodes).items()}
+        episodes = [ep for ep in episodes if ep.turns]
+        if not episodes:
+            return {**metrics, "time/rollout_s": t1 - t0}
+        batch = to_turn_batch(episodes)
+        metrics.update({f"env/{k}": v for k, v in step_group_stats(batch).items()})
+        batch.reward = self._shaped_rewards(batch, episodes)
+        tb = build_token_batch(episodes, self._pad_id())
+        temp = max(cfg.model.temperature, 1e-6) if cfg.model.temperature > 0 else 1.0
+        old_values = returns = None
+        if self.value_head is not None:
+            old_values = turn_values(self.model, self.value_head, tb, temp)
+            batch.value = old_values.double().cpu().numpy()
+        options = cfg.algo.options()
+        if self.needs_score:
+            options.setdefault("score0", score0_column(episodes))
+        adv = estimate(cfg.algo.estimator, batch, **options)
+        if self.value_head is not None:
+            # ST-PPO: the value head regresses per-turn GAE returns (DESIGN section 4, turn-level PPO).
+            returns = torch.as_tensor(gae_returns(batch), dtype=torch.float32)
+        ref = reference_logprobs(self.ref_model, tb, temp) if self.ref_model is not None else None
+        self.loss_fn.on_iteration((it - 1) / max(cfg.iterations - 1, 1))
+        t2 = time.perf_counter()
+        train_metrics = ppo_update(self.model, tb, UpdateInputs(torch.as_tensor(adv, dtype=torch.float32),
+                                                                returns, old_values, ref),
+                                   self.loss_fn, self.optimizer, cfg.optim, self.shuffle,
+                                   temperature=temp, value_head=self.value_head)
+        self.model.eval()
+        t3 = time.perf_counter()
+        metrics.update({f"train/{k}": v for k, v in train_metrics.items()})
+        metrics.update({"train/advantage_mean": float(np.mean(adv)), "train/advantage_std": float(np.std(adv)),
+                        "train/turns": float(len(batch)), "time/rollout_s": t1 - t0,
+                        "time/advantage_s": t2 - t1, "time/update_s": t3 - t2})
+        return metrics
+
+    def _shaped_rewards(self, batch: Any, episodes: list[Episode]) -> np.ndarray:
+        a = self.cfg.algo
+        reward = batch.reward
+        if a.invalid_action_penalty:
+            invalid = np.array([not t.action_valid for ep in episodes for t in ep.turns])
+            reward = invalid_action_penalty(batch, invalid, a.invalid_action_penalty)
+        if a.gated_reward_gate is not None:
+            batch.reward = reward
+            reward = gated_accumulation(batch, a.gated_reward_gate)
+        return reward
+
+    def _pad_id(self) -> int:
+        tok = self.policy.tokenizer
+        return int(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id or 0)
+
+    def close(self) -> None:
+        self.pool.close()
+        self.eval_pool.close()
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Runs the configured training and returns its result (see ``TrainConfig`` for every option).
+
+    Writes to ``cfg.out_dir``: ``config.json``, ``metrics.jsonl``, TensorBoard events under ``tb/``,
+    ``checkpoints/``, ``curves.png`` and ``summary.json``.
+    """
+    _validate(cfg)
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run = _Run(cfg)
+    start = 1
+    resume_from = latest_checkpoint(out) if cfg.resume else None
+    if cfg.resume and resume_from is None:
+        raise FileNotFoundError(f"--resume: no checkpoint under {out / 'checkpoints'}")
+    try:
+        if resume_from is not None:
+            state = load_checkpoint(resume_from)
+            run.load(state)
+            start = int(state["iteration"]) + 1
+            eval_before = state["eval_before"]
+            logger = RunLogger(out, cfg.tensorboard, keep_until=start - 1)
+        else:
+            save_config(cfg, out / "config.json")
+            logger = RunLogger(out, cfg.tensorboard)
+            if cfg.sft.episodes > 0:
+                examples = expert_examples(cfg.env.env_id, cfg.sft.episodes, cfg.seed,
+                                           cfg.env.train_kwargs(), cfg.rollout.history_turns,
+                                           cfg.rollout.include_first)
+                supervised_finetune(run.policy, examples, steps=cfg.sft.steps, batch_size=cfg.sft.batch_size,
+                                    lr=cfg.sft.lr, seed=cfg.seed, progress=cfg.progress,
+                                    log=lambda s, m: None)
+            run.freeze_reference()
+            eval_before = run.evaluate()
+            logger.log(0, {f"eval/{k}": v for k, v in eval_before.items()})
+        eval_after = eval_before
+        bar = tqdm(range(start, cfg.iterations + 1), desc="train", disable=not cfg.progress,
+                   initial=start - 1, total=cfg.iterations)
+        for it in bar:
+            metrics = run.iteration(it)
+            if it % cfg.eval_every == 0 or it == cfg.iterations:
+                eval_after = run.evaluate()
+                metrics.update({f"eval/{k}": v for k, v in eval_after.items()})
+            logger.log(it, metrics)
+            bar.set_postfix(success=f"{metrics.get('rollout/success_rate', float('nan')):.2f}",
+                            ret=f"{metrics.get('rollout/return_mean', float('nan')):.2f}")
+            if it % cfg.checkpoint_every == 0 or it == cfg.iterations:
+                save_checkpoint(out, it, {**run.state(), "eval_before": eval_before})
+        logger.close()
+        plot_curves(out / "metrics.jsonl", out / "curves.png",
+                    title=f"{cfg.env.env_id}  {cfg.algo.estimator} + {cfg.algo.loss}  model={cfg.model.name}")
+        from turngym.agents.train.logs import read_metrics
+
+        history = read_metrics(out / "metrics.jsonl")
+        summary = {"eval_before": eval_before, "eval_after": eval_after, "iterations": cfg.iterations}
+        import json
+
+        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        return TrainResult(out, eval_before, eval_after, run.policy, history)
+    finally:
+        run.close()
