@@ -280,5 +280,8 @@ def rollout_metrics(episodes: Sequence[Episode]) -> dict[str, float]:
         "invalid_action_frac": float(np.mean([not t.action_valid for ep in episodes for t in ep.turns]))
         if gens else 0.0,
         "completion_tokens_mean": float(np.mean([len(g.completion_ids) for g in gens])) if gens else 0.0,
+        # Monte-Carlo estimate of the per-token entropy of the sampling policy: E[-log p(sampled token)].
+        "entropy_estimate": float(-np.mean([lp for g in gens for lp in g.logprobs]))
+        if any(g.logprobs for g in gens) else 0.0,
         "prompt_tokens_mean": float(np.mean([len(g.prompt_ids) for g in gens])) if gens else 0.0,
     }

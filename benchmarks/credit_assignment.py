@@ -9,8 +9,10 @@ Usage:
     python -m turngym.benchmarks.credit_assignment --quick          # a few minutes, for smoke checks
     python -m turngym.benchmarks.credit_assignment --seeds 0 1 2 --iterations 40 --out runs/credit
 
-Writes ``credit_assignment.json`` (every eval point of every run, plus the aggregate) and
-``credit_assignment.png`` (success rate vs iteration, mean and band per method) under ``--out``.
+Writes ``credit_assignment_<env>.json`` (every eval point of every run, plus the aggregate) and
+``credit_assignment_<env>.png`` (held-out metric vs iteration, mean and band per method) under ``--out``.
+``--env leduc`` runs GiGPO / GRPO / turn-level PPO from scratch on the embedded default run's setting
+(Leduc against a random opponent, chips per hand), where learning is fast enough for many seeds on a CPU.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ class Budget:
     difficulty: int = 1
 
 
-def base_config(budget: Budget, seed: int, out: Path) -> Any:
-    """The training config shared by every method (ToolQA, plain call format, tiny model)."""
+def base_config(budget: Budget, seed: int, out: Path, env: str = "toolqa") -> Any:
+    """The training config shared by every method (tiny model; ToolQA in the plain call format, or Leduc)."""
     from turngym.agents.train.config import (
         AlgoConfig,
         EnvConfig,
@@ -56,6 +58,11 @@ def base_config(budget: Budget, seed: int, out: Path) -> Any:
         TrainConfig,
     )
 
+    if env == "leduc":  # the embedded default run's setting, with this budget
+        return TrainConfig(rollout=RolloutConfig(tasks_per_iter=budget.tasks_per_iter, group_size=budget.group_size),
+                           iterations=budget.iterations, seed=seed, eval_every=budget.eval_every,
+                           eval_episodes=budget.eval_episodes, checkpoint_every=budget.iterations,
+                           out_dir=str(out), tensorboard=False, progress=True)
     env_kwargs = json.dumps({"difficulty": budget.difficulty, "format": "plain", "max_turns": 8})
     return TrainConfig(
         model=ModelConfig(max_new_tokens=32, stop=(")", "</answer>")),
@@ -90,17 +97,18 @@ def warm_start(budget: Budget, seed: int, out: Path) -> Path:
     return target
 
 
-def run_method(method: str, budget: Budget, seed: int, model_dir: Path, out: Path) -> list[tuple[int, float]]:
-    """Trains one method from the warm start; returns ``(iteration, held-out success)`` points."""
+def run_method(method: str, budget: Budget, seed: int, model_dir: Path | None, out: Path, env: str,
+               metric: str) -> list[tuple[int, float]]:
+    """Trains one method (from the warm start when given); returns ``(iteration, held-out metric)`` points."""
     from turngym.agents.train.loop import train
 
     estimator, loss = METHODS[method]
-    cfg = base_config(budget, seed, out / f"{method}-seed{seed}")
-    cfg = replace(cfg, model=replace(cfg.model, name=str(model_dir)),
-                  algo=replace(cfg.algo, estimator=estimator, loss=loss))
+    cfg = base_config(budget, seed, out / f"{env}-{method}-seed{seed}", env)
+    if model_dir is not None:
+        cfg = replace(cfg, model=replace(cfg.model, name=str(model_dir)))
+    cfg = replace(cfg, algo=replace(cfg.algo, estimator=estimator, loss=loss))
     result = train(cfg)
-    return [(int(r["iteration"]), float(r["eval/success_rate"])) for r in result.history
-            if "eval/success_rate" in r]
+    return [(int(r["iteration"]), float(r[f"eval/{metric}"])) for r in result.history if f"eval/{metric}" in r]
 
 
 def aggregate(curves: dict[str, dict[int, list[tuple[int, float]]]]) -> dict[str, Any]:
@@ -119,7 +127,7 @@ def aggregate(curves: dict[str, dict[int, list[tuple[int, float]]]]) -> dict[str
     return out
 
 
-def plot(agg: dict[str, Any], path: Path, title: str) -> None:
+def plot(agg: dict[str, Any], path: Path, title: str, metric: str) -> None:
     """Success rate vs iteration with 95% bands, one line per method."""
     import matplotlib
 
@@ -132,7 +140,7 @@ def plot(agg: dict[str, Any], path: Path, title: str) -> None:
         ax.plot(x, [r["mean"] for r in rows], "o-", label=method)
         ax.fill_between(x, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], alpha=0.2)
     ax.set_xlabel("RL iteration")
-    ax.set_ylabel("held-out success rate")
+    ax.set_ylabel("held-out " + ("chips per hand" if metric == "return_mean" else "success rate"))
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -147,31 +155,40 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--iterations", type=int, default=None)
+    ap.add_argument("--env", default="toolqa", choices=["toolqa", "leduc"],
+                    help="toolqa (SFT warm start, success rate) or leduc (from scratch, chips per hand)")
     ap.add_argument("--quick", action="store_true", help="tiny budget (smoke check)")
     ap.add_argument("--out", type=Path, default=Path("runs/credit_assignment"))
     args = ap.parse_args(argv)
     budget = Budget(iterations=2, tasks_per_iter=2, group_size=2, eval_every=1, eval_episodes=4,
                     sft_episodes=4, sft_steps=4) if args.quick else Budget()
+    if args.env == "leduc" and not args.quick:
+        budget = Budget(iterations=30, tasks_per_iter=8, group_size=8, eval_every=10, eval_episodes=1000)
     if args.iterations:
         budget = replace(budget, iterations=args.iterations, eval_every=max(1, args.iterations // 3))
+    methods = [m for m in args.methods if not (args.env == "leduc" and m == "igpo")]  # igpo needs gold answers
+    metric = "return_mean" if args.env == "leduc" else "success_rate"
     args.out.mkdir(parents=True, exist_ok=True)
-    curves: dict[str, dict[int, list[tuple[int, float]]]] = {m: {} for m in args.methods}
+    curves: dict[str, dict[int, list[tuple[int, float]]]] = {m: {} for m in methods}
     started = time.perf_counter()
     for seed in args.seeds:
-        model_dir = warm_start(budget, seed, args.out)
-        for method in args.methods:
-            curves[method][seed] = run_method(method, budget, seed, model_dir, args.out)
+        model_dir = warm_start(budget, seed, args.out) if args.env == "toolqa" else None
+        for method in methods:
+            curves[method][seed] = run_method(method, budget, seed, model_dir, args.out, args.env, metric)
     agg = aggregate(curves)
-    result = {"budget": budget.__dict__, "seeds": args.seeds, "runs": curves, "aggregate": agg,
-              "seconds": time.perf_counter() - started}
-    (args.out / "credit_assignment.json").write_text(json.dumps(result, indent=2))
-    plot(agg, args.out / "credit_assignment.png",
-         f"ToolQA d={budget.difficulty}, tiny model, {len(args.seeds)} seeds (95% t-bands)")
+    result = {"env": args.env, "metric": metric, "budget": budget.__dict__, "seeds": args.seeds, "runs": curves,
+              "aggregate": agg, "seconds": time.perf_counter() - started}
+    stem = f"credit_assignment_{args.env}"
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2))
+    title = (f"ToolQA d={budget.difficulty}" if args.env == "toolqa" else "Leduc vs random") + \
+        f", tiny model, {len(args.seeds)} seeds (95% t-bands)"
+    plot(agg, args.out / f"{stem}.png", title, metric)
+    print(f"{args.env}: held-out {metric}")
     print(f"{'method':10s} {'start':>8s} {'final':>8s} {'95% CI':>18s}")
     for method, rows in agg.items():
         f = rows[-1]
         print(f"{method:10s} {rows[0]['mean']:8.3f} {f['mean']:8.3f}   [{f['ci_low']:.3f}, {f['ci_high']:.3f}]")
-    print(f"wrote {args.out / 'credit_assignment.json'} and {args.out / 'credit_assignment.png'}")
+    print(f"wrote {args.out / (stem + '.json')} and {args.out / (stem + '.png')}")
     return 0
 
 

@@ -148,6 +148,8 @@ class OptimConfig:
     """Passes over each rollout batch."""
     minibatch_size: int = 64
     """Turns per optimizer step."""
+    micro_batch_size: int | None = None
+    """Turns per forward/backward pass (gradients accumulate over a minibatch); None: the whole minibatch."""
     max_grad_norm: float = 1.0
     """Gradient clipping."""
 

@@ -72,7 +72,7 @@ _PANELS = (
     ("success rate", ("rollout/success_rate", "eval/success_rate")),
     ("return", ("rollout/return_mean", "eval/return_mean")),
     ("policy loss", ("train/loss",)),
-    ("entropy", ("train/policy/entropy", "train/epo/entropy")),
+    ("entropy (nats/token)", ("rollout/entropy_estimate", "train/epo/entropy")),
     ("clip fraction", ("train/policy/clip_frac",)),
     ("approx KL", ("train/policy/approx_kl",)),
 )

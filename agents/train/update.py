@@ -90,6 +90,29 @@ def reference_logprobs(ref_model: torch.nn.Module, tb: TokenBatch, temperature: 
     return out
 
 
+def _micro_loss(model: torch.nn.Module, tb: TokenBatch, rows: torch.Tensor, inputs: UpdateInputs,
+                loss_fn: CompositeLoss, device: torch.device, temperature: float, want_entropy: bool,
+                value_head: ValueHead | None) -> tuple[torch.Tensor, dict[str, float]]:
+    """The composite loss on the turn rows ``rows`` (one forward pass)."""
+    mb = tb.select(rows).to(device)
+    out = forward_logprobs(model, mb.input_ids, mb.attention_mask, temperature=temperature,
+                           with_entropy=want_entropy, return_hidden=value_head is not None)
+    logp, entropy, hidden = out if len(out) == 3 else (*out, None)
+    values = value_head(hidden, mb.last_prompt_index).float() if value_head is not None else None
+    width = mb.input_ids.shape[1]
+    li = LossInputs(
+        logp=logp.float(), old_logp=mb.old_logp, mask=mb.loss_mask,
+        advantages=inputs.advantages[rows].to(device).float(),
+        entropy=entropy.float() if entropy is not None else None,
+        ref_logp=inputs.ref_logp[rows][:, :width].to(device) if inputs.ref_logp is not None else None,
+        values=values,
+        old_values=inputs.old_values[rows].to(device) if inputs.old_values is not None else None,
+        returns=inputs.returns[rows].to(device) if inputs.returns is not None else None,
+        episode_index=mb.episode_index, turn_index=mb.turn_index,
+    )
+    return loss_fn(li)
+
+
 def ppo_update(
     model: torch.nn.Module,
     tb: TokenBatch,
@@ -125,32 +148,25 @@ def ppo_update(
         order = torch.randperm(len(tb), generator=generator)
         for start in range(0, len(tb), optim.minibatch_size):
             rows = order[start:start + optim.minibatch_size]
-            mb = tb.select(rows).to(device)
-            out = forward_logprobs(model, mb.input_ids, mb.attention_mask, temperature=temperature,
-                                   with_entropy=want_entropy, return_hidden=value_head is not None)
-            logp, entropy, hidden = out if len(out) == 3 else (*out, None)
-            values = None
-            if value_head is not None:
-                values = value_head(hidden, mb.last_prompt_index).float()
-            width = mb.input_ids.shape[1]
-            li = LossInputs(
-                logp=logp.float(), old_logp=mb.old_logp, mask=mb.loss_mask,
-                advantages=inputs.advantages[rows].to(device).float(),
-                entropy=entropy.float() if entropy is not None else None,
-                ref_logp=inputs.ref_logp[rows][:, :width].to(device) if inputs.ref_logp is not None else None,
-                values=values,
-                old_values=inputs.old_values[rows].to(device) if inputs.old_values is not None else None,
-                returns=inputs.returns[rows].to(device) if inputs.returns is not None else None,
-                episode_index=mb.episode_index, turn_index=mb.turn_index,
-            )
-            loss, metrics = loss_fn(li)
+            micro = optim.micro_batch_size or len(rows)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            step_metrics: dict[str, float] = defaultdict(float)
+            for m0 in range(0, len(rows), micro):
+                part = rows[m0:m0 + micro]
+                # Each micro-batch's loss is a mean over its rows/tokens; weighting it by its share of the
+                # minibatch makes the accumulated gradient that of the whole minibatch (exact for
+                # seq-mean, approximate for token-mean when micro-batches hold different token counts).
+                share = len(part) / len(rows)
+                loss, metrics = _micro_loss(model, tb, part, inputs, loss_fn, device, temperature,
+                                            want_entropy, value_head)
+                (loss * share).backward()
+                step_metrics["loss"] += float(loss.detach()) * share
+                for key, value in metrics.items():
+                    step_metrics[key] += float(value) * share
             grad_norm = torch.nn.utils.clip_grad_norm_(params, optim.max_grad_norm)
             optimizer.step()
-            sums["loss"] += float(loss.detach())
-            sums["grad_norm"] += float(grad_norm)
-            for key, value in metrics.items():
-                sums[key] += float(value)
+            step_metrics["grad_norm"] = float(grad_norm)
+            for key, value in step_metrics.items():
+                sums[key] += value
             steps += 1
     return {key: value / max(steps, 1) for key, value in sums.items()}
