@@ -122,7 +122,8 @@ def format_prompt(first_observation: str, exchanges: Sequence[tuple[str, str]], 
     messages: list[Message] = []
     if include_first and start > 0:
         # Older exchanges are dropped; say so, so the model is not misled into thinking nothing happened.
-        messages.append({"role": "user", "content": observations[0] + f"\n\n[{start - 1} earlier turn(s) omitted]"})
+        note = f"\n\n[{start - 1} earlier turn(s) omitted]" if start > 1 else ""
+        messages.append({"role": "user", "content": observations[0] + note})
         messages.append({"role": "assistant", "content": actions[start - 1]})
     for j in range(start, t):
         messages.append({"role": "user", "content": observations[j]})

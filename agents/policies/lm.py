@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, overload
 
 import torch
@@ -313,7 +314,16 @@ class LMPolicy:
         device = _resolve_device(policy_kwargs.get("device"))
         # Load straight in the policy's dtype (a 7B model loaded as float32 first would double peak memory).
         model_kwargs.setdefault("dtype", _resolve_dtype(policy_kwargs.get("dtype"), device))
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, **(tokenizer_kwargs or {}))
+        local_json = Path(str(name_or_path)) / "tokenizer.json"
+        if local_json.is_file():
+            # A saved fast tokenizer is rebuilt exactly from its tokenizer.json: AutoTokenizer would pick
+            # the model family's class (e.g. Qwen2Tokenizer), whose own pre-tokenizer can split text
+            # differently from the tokenizer the model was trained with.
+            from transformers import PreTrainedTokenizerFast
+
+            tokenizer = PreTrainedTokenizerFast.from_pretrained(name_or_path, **(tokenizer_kwargs or {}))
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path, **(tokenizer_kwargs or {}))
         model = AutoModelForCausalLM.from_pretrained(name_or_path, **model_kwargs)
         return cls(model, tokenizer, **policy_kwargs)
 
