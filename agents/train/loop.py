@@ -11,6 +11,7 @@ computed during the rollout).
 from __future__ import annotations
 
 import copy
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ from turngym.agents.rollout import (
 from turngym.agents.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from turngym.agents.train.config import TrainConfig, save_config
 from turngym.agents.train.evaluate import evaluate
-from turngym.agents.train.logs import RunLogger, plot_curves
+from turngym.agents.train.logs import RunLogger, plot_curves, read_metrics
 from turngym.agents.train.sft import expert_examples, supervised_finetune
 from turngym.agents.train.tensors import build_token_batch
 from turngym.agents.train.update import (
@@ -302,12 +303,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         logger.close()
         plot_curves(out / "metrics.jsonl", out / "curves.png",
                     title=f"{cfg.env.env_id}  {cfg.algo.estimator} + {cfg.algo.loss}  model={cfg.model.name}")
-        from turngym.agents.train.logs import read_metrics
-
         history = read_metrics(out / "metrics.jsonl")
         summary = {"eval_before": eval_before, "eval_after": eval_after, "iterations": cfg.iterations}
-        import json
-
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
         return TrainResult(out, eval_before, eval_after, run.policy, history)
     finally:

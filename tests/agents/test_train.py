@@ -200,3 +200,15 @@ def test_train_cli_bad_estimator_suggests(tmp_path):
     res = CliRunner().invoke(app, ["train", "--algo.estimator", "gigpoo", "--out-dir", str(tmp_path)])
     assert res.exit_code == 2
     assert "gigpo" in res.output
+
+
+# ---------------------------------------------------------------------------------------- learning
+@pytest.mark.slow
+def test_default_run_learns_on_held_out_deals(tmp_path):
+    """A shortened default run (tiny + GiGPO on Leduc vs random) beats its starting point on held-out deals."""
+    cfg = replace(TrainConfig(), iterations=12, eval_every=12, eval_episodes=600, checkpoint_every=12,
+                  out_dir=str(tmp_path / "run"), tensorboard=False, progress=False)
+    result = train(cfg)
+    before, after = result.eval_before, result.eval_after
+    assert after["return_ci_low"] > before["return_ci_high"], (before, after)
+    assert after["success_rate"] > before["success_rate"] + 0.1
