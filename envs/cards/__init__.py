@@ -1,5 +1,6 @@
-"""Card games: Kuhn poker, Leduc hold'em."""
+"""Card games: Dhumbal (Jhyap), Kuhn poker, Leduc hold'em."""
 
+from turngym.envs.cards.dhumbal import DhumbalAEC, DhumbalEnv, DhumbalGame
 from turngym.envs.cards.kuhn import KuhnGame, KuhnPokerAEC, KuhnPokerEnv
 from turngym.envs.cards.leduc import LeducGame, LeducHoldemAEC, LeducHoldemEnv
 from turngym.envs.core.registry import EnvInfo, register_env
@@ -8,5 +9,8 @@ register_env(EnvInfo("turngym/KuhnPoker-v0", "cards", KuhnPokerEnv, aec=KuhnPoke
                      modes=("text", "vector"), summary="Kuhn poker, 2 players (OpenSpiel rules)"))
 register_env(EnvInfo("turngym/LeducHoldem-v0", "cards", LeducHoldemEnv, aec=LeducHoldemAEC,
                      modes=("text", "vector"), summary="Leduc hold'em, 2 players (OpenSpiel rules)"))
+register_env(EnvInfo("turngym/Dhumbal-v0", "cards", DhumbalEnv, aec=DhumbalAEC, modes=("text", "vector"),
+                     summary="Dhumbal (Jhyap), 2-5 players, draw-and-discard to the lowest hand"))
 
-__all__ = ["KuhnGame", "KuhnPokerAEC", "KuhnPokerEnv", "LeducGame", "LeducHoldemAEC", "LeducHoldemEnv"]
+__all__ = ["DhumbalAEC", "DhumbalEnv", "DhumbalGame", "KuhnGame", "KuhnPokerAEC", "KuhnPokerEnv", "LeducGame",
+           "LeducHoldemAEC", "LeducHoldemEnv"]
