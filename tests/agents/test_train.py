@@ -167,10 +167,15 @@ def test_subprocess_executor_trains_exactly_like_in_process(tmp_path):
 
 @pytest.mark.slow
 def test_ray_executor_trains_exactly_like_in_process(tmp_path):
-    pytest.importorskip("ray")
-    a = train(small_config(tmp_path / "a"))
-    b = train(small_config(tmp_path / "b", rollout=RolloutConfig(tasks_per_iter=2, group_size=2, max_turns=3,
-                                                                  executor="ray", workers=2)))
+    ray = pytest.importorskip("ray")
+    started_here = not ray.is_initialized()
+    try:
+        a = train(small_config(tmp_path / "a"))
+        b = train(small_config(tmp_path / "b", rollout=RolloutConfig(tasks_per_iter=2, group_size=2, max_turns=3,
+                                                                      executor="ray", workers=2)))
+    finally:
+        if started_here:
+            ray.shutdown()  # Ray's daemons would otherwise outlive the test inside the pytest process tree
     assert torch.equal(_flat_params(a.policy.model), _flat_params(b.policy.model))
 
 

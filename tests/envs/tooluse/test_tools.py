@@ -78,11 +78,17 @@ def stray_processes() -> list[int]:
     return out
 
 
-def assert_host_clean() -> None:
+def assert_host_clean(baseline: frozenset[int] = frozenset()) -> None:
+    """No process a sandbox could have left is alive, ignoring ``baseline`` (processes that were already
+    running before the test: e.g. multiprocessing's forkserver or a Ray instance other tests started)."""
+
+    def strays() -> list[int]:
+        return [p for p in stray_processes() if p not in baseline]
+
     deadline = time.monotonic() + 3.0
-    while stray_processes() and time.monotonic() < deadline:
+    while strays() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert stray_processes() == []
+    assert strays() == []
 
 
 def big_files_since(start: float, min_bytes: int = 5 * 2**20) -> list[str]:
@@ -293,10 +299,11 @@ def py(request) -> PythonTool:
                                            backend=request.param)
     tool = _TOOLS[request.param]
     assert tool.backend == request.param
+    baseline = frozenset(stray_processes())
     yield tool
     # After every test, hostile or not: the tool still works and nothing is left running.
     assert tool.call({"code": "print(6 * 7)"}) == ToolResult(True, "42\n")
-    assert_host_clean()
+    assert_host_clean(baseline)
 
 
 def test_backend_selection():
