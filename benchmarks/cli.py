@@ -504,6 +504,26 @@ def bench_throughput_cmd(ctx: typer.Context) -> None:
         raise typer.Exit(int(status))
 
 
+@bench_app.command(
+    "dhumbal",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def bench_dhumbal_cmd(ctx: typer.Context) -> None:
+    """Dhumbal (Jhyap) agent tournaments after arXiv 2510.11736; all arguments go to the benchmark script."""
+    try:
+        from turngym.benchmarks import dhumbal
+    except ModuleNotFoundError as e:
+        if e.name != "turngym.benchmarks.dhumbal":
+            raise
+        _console(stderr=True).print("Error: the Dhumbal benchmark (benchmarks/dhumbal.py) is not installed.")
+        raise typer.Exit(1) from None
+    with config_errors():
+        status = dhumbal.main(list(ctx.args))
+    if status:
+        raise typer.Exit(int(status))
+
+
 def main() -> None:
     """Entry point for ``python -m turngym.benchmarks.cli``."""
     app()

@@ -1,0 +1,347 @@
+"""Dhumbal (Jhyap) agent tournaments after arXiv 2510.11736 ("AI Agents for the Dhumbal Card Game").
+
+Protocol, run per ruleset (``standard``, ``paper`` or both):
+
+1. The four heuristics (Aggressive, Conservative, Balanced, Opportunistic), 4 players.
+2. MCTS vs ISMCTS, 2 players.
+3. Championship, one agent per category. The paper's lineup is Aggressive, ISMCTS, Random and PPO; turngym
+   has no PPO Dhumbal agent yet, so the default lineup seats **Balanced in place of PPO** (``--championship``).
+
+Every round is one episode (``rounds=1``, so seat 0 leads in both rulesets); the seat assignment rotates
+cyclically over rounds, so each agent sits in each seat (and leads) equally often. Per agent: win rate
+(Wilson 95% CI), coins per round (t 95% CI), jhyap success rate, cards discarded per round, the
+point-biserial correlation of the hand value at a call with its success, and ms per decision; per
+tournament: the leading seat's win rate against 1/n (binomial test) and pairwise Welch t-tests on per-round
+coin changes (Bonferroni-corrected) with Cohen's d.
+
+Run:
+    python benchmarks/dhumbal.py [--quick] [--ruleset standard|paper|both] [--rounds N] [--out runs/dhumbal]
+    turngym bench dhumbal --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from tqdm import tqdm
+
+ENV_ID = "turngym/Dhumbal-v0"
+HEURISTICS = ["aggressive", "conservative", "balanced", "opportunistic"]
+SEARCH = ["mcts", "ismcts"]
+DEFAULT_CHAMPIONSHIP = ["aggressive", "ismcts", "random", "balanced"]
+PPO_NOTE = ("PPO agents do not exist in turngym yet: the championship seats Balanced in place of the paper's PPO "
+            "agent (lineup: Aggressive, ISMCTS, Random, Balanced).")
+#: Only the figure quoted in the issue; the rest is left to the paper.
+PUBLISHED_CHAMPIONSHIP = {"aggressive": "≈ 88%", "ismcts": "see paper", "random": "see paper", "ppo": "see paper"}
+
+
+# ----------------------------------------------------------------------------------------------- playing
+def _make_agents(names: Sequence[str], seeds: Sequence[int], agent_kwargs: dict[str, dict[str, Any]],
+                 env: Any) -> list[Any]:
+    """One agent per name (search agents bound to ``env``), each with its own seed."""
+    from turngym.agents.dhumbal import make_agent
+
+    agents = []
+    for name, seed in zip(names, seeds, strict=True):
+        agent = make_agent(name, seed=int(seed), **agent_kwargs.get(name, {}))
+        if hasattr(agent, "bind"):
+            agent.bind(env)
+        agents.append(agent)
+    return agents
+
+
+def play_rounds(agent_names: Sequence[str], rounds: int, ruleset: str = "standard", seed: int = 0,
+                agent_kwargs: dict[str, dict[str, Any]] | None = None, progress: str | None = None) -> list[dict]:
+    """Plays ``rounds`` one-round episodes of Dhumbal with ``agent_names`` seated in rotation.
+
+    Round ``i`` seats agent ``a`` at seat ``(a - i) mod n``, so every agent sits in every seat (and leads
+    from seat 0, which leads every one-round episode) equally often over ``n`` rounds.
+
+    Args:
+        agent_names: Agent names for ``make_agent``; distinct, 2–5 of them (the table size).
+        rounds: Rounds (episodes) to play.
+        ruleset: ``"standard"`` or ``"paper"``.
+        seed: Root of a ``np.random.SeedSequence`` giving the agents' and every episode's seeds.
+        agent_kwargs: Extra keyword arguments per agent name (e.g. ``{"ismcts": {"iterations": 50}}``).
+        progress: Description of a tqdm progress bar (None: no bar).
+
+    Returns:
+        One record per round, agents keyed by name: ``winner``, ``coins`` (change), ``jhyap``, ``caller``,
+        ``success``, ``call_value``, ``discarded``, ``decisions``, ``seconds``, ``leader`` (seat),
+        ``leader_agent``, ``seats`` (agent per seat), ``kind``, ``turns``.
+    """
+    from turngym.envs.cards.dhumbal_cards import FIRST_DISCARD, discard_cards
+    from turngym.envs.core.registry import make_aec
+
+    names = list(agent_names)
+    n = len(names)
+    if len(set(names)) != n:
+        raise ValueError(f"agent names must be distinct, got {names}")
+    root = np.random.SeedSequence(seed)
+    agent_ss, round_ss = root.spawn(2)
+    env = make_aec(ENV_ID, num_players=n, ruleset=ruleset, obs_mode="vector")
+    agents = _make_agents(names, agent_ss.generate_state(n), agent_kwargs or {}, env)
+    round_seeds = round_ss.generate_state(rounds)
+    records: list[dict] = []
+    for i in tqdm(range(rounds), desc=progress, disable=progress is None, leave=False):
+        seats = [names[(s + i) % n] for s in range(n)]  # agent at each seat
+        seat_agents = [agents[(s + i) % n] for s in range(n)]
+        discarded = dict.fromkeys(names, 0)
+        decisions = dict.fromkeys(names, 0)
+        seconds = dict.fromkeys(names, 0.0)
+        env.reset(seed=int(round_seeds[i]))
+        leader = int(env.unwrapped.session.state.leader)
+        for agent_id in env.agent_iter():
+            obs, _, term, trunc, info = env.last()
+            if term or trunc:
+                env.step(None)
+                continue
+            seat = int(agent_id.rsplit("_", 1)[1])
+            name = seats[seat]
+            t0 = time.perf_counter()
+            action = seat_agents[seat].act([obs], [info])[0]
+            seconds[name] += time.perf_counter() - t0
+            decisions[name] += 1
+            if action is not None and int(action) >= FIRST_DISCARD:
+                discarded[name] += len(discard_cards(int(action)))
+            env.step(action)
+        result = env.unwrapped.session.state.results[-1]
+        caller = int(result["caller"])
+        jhyap = result["kind"] == "jhyap"
+        records.append({
+            "round": i, "seats": seats, "leader": leader, "leader_agent": seats[leader],
+            "winner": seats[int(result["winner"])], "kind": result["kind"], "turns": int(result["turns"]),
+            "coins": {seats[q]: int(d) for q, d in enumerate(result["deltas"])},
+            "jhyap": bool(jhyap), "caller": seats[caller] if jhyap and caller >= 0 else None,
+            "success": bool(result["success"]) if jhyap else None,
+            "call_value": int(result["values"][caller]) if jhyap and caller >= 0 else None,
+            "discarded": discarded, "decisions": decisions, "seconds": seconds,
+        })
+    env.close()
+    return records
+
+
+# ----------------------------------------------------------------------------------------------- statistics
+def _f(x: float) -> float | None:
+    """A float, or None when not finite (JSON-safe)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (scipy's ``binomtest``)."""
+    if n == 0:
+        return (0.0, 1.0)
+    ci = stats.binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return (float(ci.low), float(ci.high))
+
+
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean with a Student-t confidence interval (the mean itself when fewer than two values or no spread)."""
+    x = np.asarray(values, dtype=float)
+    m = float(x.mean()) if x.size else float("nan")
+    if x.size < 2 or float(x.std(ddof=1)) == 0.0:
+        return (m, m, m)
+    lo, hi = stats.t.interval(confidence, x.size - 1, loc=m, scale=stats.sem(x))
+    return (m, float(lo), float(hi))
+
+
+def cohens_d(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cohen's d of ``a`` minus ``b`` with the pooled standard deviation (nan when it is zero)."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    nx, ny = x.size, y.size
+    pooled = math.sqrt(((nx - 1) * x.var(ddof=1) + (ny - 1) * y.var(ddof=1)) / (nx + ny - 2))
+    return float((x.mean() - y.mean()) / pooled) if pooled > 0 else float("nan")
+
+
+def pairwise_welch(samples: dict[str, Sequence[float]]) -> list[dict[str, Any]]:
+    """Welch t-tests of every pair of samples, Bonferroni-corrected over the pairs, with Cohen's d.
+
+    Args:
+        samples: Values (e.g. per-round coin changes) per agent.
+
+    Returns:
+        One row per pair: ``a``, ``b``, ``mean_diff``, ``t``, ``p``, ``p_bonferroni``, ``cohens_d``
+        (None where undefined, e.g. both samples constant).
+    """
+    pairs = list(combinations(samples, 2))
+    rows = []
+    for a, b in pairs:
+        x, y = np.asarray(samples[a], dtype=float), np.asarray(samples[b], dtype=float)
+        res = stats.ttest_ind(x, y, equal_var=False)
+        p = _f(res.pvalue)
+        rows.append({"a": a, "b": b, "mean_diff": float(x.mean() - y.mean()), "t": _f(res.statistic), "p": p,
+                     "p_bonferroni": None if p is None else min(1.0, p * len(pairs)),
+                     "cohens_d": _f(cohens_d(x, y))})
+    return rows
+
+
+def summarize(records: list[dict], names: Sequence[str]) -> dict[str, Any]:
+    """Per-agent metrics, the leading seat's advantage and pairwise tests of one tournament."""
+    rounds = len(records)
+    n = len(names)
+    agents: dict[str, Any] = {}
+    for name in names:
+        wins = sum(r["winner"] == name for r in records)
+        coins = [r["coins"][name] for r in records]
+        calls = [r for r in records if r["caller"] == name]
+        succ = [bool(r["success"]) for r in calls]
+        vals = [r["call_value"] for r in calls]
+        r_pb = p_pb = None
+        if len(calls) >= 3 and 0 < sum(succ) < len(succ) and len(set(vals)) > 1:
+            res = stats.pointbiserialr(np.asarray(succ, dtype=float), np.asarray(vals, dtype=float))
+            r_pb, p_pb = _f(res.statistic), _f(res.pvalue)
+        decisions = sum(r["decisions"][name] for r in records)
+        secs = sum(r["seconds"][name] for r in records)
+        m, lo, hi = mean_ci(coins)
+        agents[name] = {
+            "rounds": rounds, "wins": wins, "win_rate": wins / rounds if rounds else float("nan"),
+            "win_ci": list(wilson_ci(wins, rounds)), "coins_mean": m, "coins_ci": [lo, hi],
+            "leads": sum(r["leader_agent"] == name for r in records),
+            "jhyap_calls": len(calls), "jhyap_successes": sum(succ),
+            "jhyap_success_rate": sum(succ) / len(calls) if calls else None,
+            "discarded_per_round": sum(r["discarded"][name] for r in records) / rounds if rounds else None,
+            "pointbiserial_r": r_pb, "pointbiserial_p": p_pb,
+            "decisions": decisions, "ms_per_decision": 1000.0 * secs / decisions if decisions else None,
+        }
+    lead_wins = sum(r["winner"] == r["leader_agent"] for r in records)
+    first = {"leader_wins": lead_wins, "rounds": rounds, "win_rate": lead_wins / rounds if rounds else None,
+             "win_ci": list(wilson_ci(lead_wins, rounds)), "baseline": 1.0 / n,
+             "p": float(stats.binomtest(lead_wins, rounds, 1.0 / n).pvalue) if rounds else None}
+    pairwise = pairwise_welch({name: [r["coins"][name] for r in records] for name in names})
+    return {"agents": agents, "first_move": first, "pairwise": pairwise,
+            "jhyap_rounds": sum(r["jhyap"] for r in records)}
+
+
+# ----------------------------------------------------------------------------------------------- reporting
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x: float | None, fmt: str = ".2f") -> str:
+    return "–" if x is None else format(x, fmt)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The Markdown report: one section per tournament and ruleset, then the published championship row."""
+    lines = ["# Dhumbal (Jhyap) agent tournaments", "",
+             f"Seed {result['seed']}, search iterations {result['search_iterations']}"
+             f"{' (quick run)' if result['quick'] else ''}. Study: arXiv 2510.11736.", "", f"> {PPO_NOTE}", ""]
+    for t in result["tournaments"]:
+        s = t["summary"]
+        lines += [f"## {t['title']} — {t['ruleset']} ruleset ({t['rounds']} rounds, {len(t['agents'])} players)", "",
+                  "| agent | win rate [95% CI] | coins/round [95% CI] | jhyap calls | jhyap success | "
+                  "discards/round | r_pb(value, success) | ms/decision |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name, a in s["agents"].items():
+            lo, hi = a["win_ci"]
+            clo, chi = a["coins_ci"]
+            r_pb = "–" if a["pointbiserial_r"] is None else (
+                f"{a['pointbiserial_r']:+.2f} (p={_num(a['pointbiserial_p'], '.3f')})")
+            lines.append(f"| {name} | {_pct(a['win_rate'])} [{_pct(lo)}, {_pct(hi)}] | "
+                         f"{a['coins_mean']:+.1f} [{clo:+.1f}, {chi:+.1f}] | {a['jhyap_calls']} | "
+                         f"{_pct(a['jhyap_success_rate'])} | {_num(a['discarded_per_round'])} | {r_pb} | "
+                         f"{_num(a['ms_per_decision'])} |")
+        f = s["first_move"]
+        lines += ["", f"First-move advantage: the leading seat won {_pct(f['win_rate'])} "
+                      f"[{_pct(f['win_ci'][0])}, {_pct(f['win_ci'][1])}] vs 1/n = {_pct(f['baseline'])} "
+                      f"(binomial p = {_num(f['p'], '.3g')}).", "",
+                  "| pair | Δ coins/round | Welch t | p | p (Bonferroni) | Cohen's d |", "|---|---|---|---|---|---|"]
+        for p in s["pairwise"]:
+            lines.append(f"| {p['a']} vs {p['b']} | {p['mean_diff']:+.1f} | {_num(p['t'])} | {_num(p['p'], '.3g')} | "
+                         f"{_num(p['p_bonferroni'], '.3g')} | {_num(p['cohens_d'])} |")
+        lines.append("")
+    lines += ["## Published championship (arXiv 2510.11736)", "",
+              "| agent | published win rate |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in PUBLISHED_CHAMPIONSHIP.items()]
+    lines += ["", "Only the Aggressive figure is quoted here; for the others see the paper. Ours seats Balanced "
+              "where the paper seats PPO.", ""]
+    return "\n".join(lines)
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Bar chart of win rates (Wilson 95% CI) per agent, one panel per tournament and ruleset."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ts = result["tournaments"]
+    fig, axes = plt.subplots(1, len(ts), figsize=(3.6 * len(ts), 3.6), squeeze=False)
+    for ax, t in zip(axes[0], ts, strict=True):
+        ag = t["summary"]["agents"]
+        names = list(ag)
+        rates = np.array([ag[k]["win_rate"] for k in names])
+        lo = rates - np.array([ag[k]["win_ci"][0] for k in names])
+        hi = np.array([ag[k]["win_ci"][1] for k in names]) - rates
+        ax.bar(range(len(names)), rates, yerr=[lo, hi], capsize=4, color="tab:blue", alpha=0.8)
+        ax.axhline(1.0 / len(names), color="gray", ls="--", lw=1)
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{t['title']} ({t['ruleset']})", fontsize=9)
+    axes[0][0].set_ylabel("win rate (95% Wilson CI)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------------- driver
+def main(argv: list[str] | None = None) -> int:
+    """Runs the protocol, writes ``dhumbal.json``, ``dhumbal.md`` and ``dhumbal.png``; prints the Markdown."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="rounds per tournament (default 256 within a category, 1024 for the championship)")
+    ap.add_argument("--ruleset", choices=["standard", "paper", "both"], default="both")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--search-iterations", type=int, default=50)
+    ap.add_argument("--championship", nargs="+", default=list(DEFAULT_CHAMPIONSHIP),
+                    help="championship lineup (default: aggressive ismcts random balanced; Balanced stands in for PPO)")
+    ap.add_argument("--out", type=Path, default=Path("runs/dhumbal"))
+    ap.add_argument("--quick", action="store_true",
+                    help="12 rounds (8 for MCTS vs ISMCTS) and 10 search iterations (smoke check)")
+    args = ap.parse_args(argv)
+    iterations = 10 if args.quick else args.search_iterations
+    within = args.rounds or (12 if args.quick else 256)
+    champ = args.rounds or (12 if args.quick else 1024)
+    kwargs = {name: {"iterations": iterations} for name in SEARCH}
+    rulesets = ["standard", "paper"] if args.ruleset == "both" else [args.ruleset]
+    search_rounds = args.rounds or (8 if args.quick else 256)  # quick: 8, the search agents dominate the time
+    plan = [("heuristics", "Heuristics", HEURISTICS, within), ("search", "MCTS vs ISMCTS", SEARCH, search_rounds),
+            ("championship", "Championship", list(args.championship), champ)]
+    started = time.perf_counter()
+    tournaments = []
+    seeds = np.random.SeedSequence(args.seed).spawn(len(plan) * len(rulesets))
+    k = 0
+    for ruleset in rulesets:
+        for key, title, names, rounds in plan:
+            t0 = time.perf_counter()
+            tseed = int(seeds[k].generate_state(1)[0])
+            k += 1
+            records = play_rounds(names, rounds, ruleset, tseed, kwargs, progress=f"{title} ({ruleset})")
+            tournaments.append({"key": key, "title": title, "ruleset": ruleset, "agents": names, "rounds": rounds,
+                                "seed": tseed, "seconds": time.perf_counter() - t0,
+                                "summary": summarize(records, names), "records": records})
+    result = {"env": ENV_ID, "seed": args.seed, "quick": args.quick, "search_iterations": iterations,
+              "note": PPO_NOTE, "published_championship": PUBLISHED_CHAMPIONSHIP,
+              "seconds": time.perf_counter() - started, "tournaments": tournaments}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "dhumbal.json").write_text(json.dumps(result, indent=1, allow_nan=False))
+    text = markdown(result)
+    (args.out / "dhumbal.md").write_text(text)
+    plot(result, args.out / "dhumbal.png")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
