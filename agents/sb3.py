@@ -26,9 +26,9 @@ import gymnasium
 import numpy as np
 import torch
 from gymnasium import spaces
-from scipy import stats
 
 import turngym.envs
+from turngym.agents.stats import mean_ci
 from turngym.envs.core.agent_api import accepts_rng, legal_ids
 
 
@@ -295,13 +295,9 @@ def evaluate(
         payoffs[i] = total
     for env in envs:
         env.close()
-    mean = float(payoffs.mean())
+    mean, low, high = mean_ci(payoffs, confidence)
     std = float(payoffs.std(ddof=1))
     stderr = std / np.sqrt(episodes)
-    if stderr > 0:
-        low, high = stats.t.interval(confidence, episodes - 1, loc=mean, scale=stderr)
-    else:
-        low = high = mean
     return {
         "mean": mean,
         "stderr": float(stderr),

@@ -88,7 +88,7 @@ def base_config(budget: Budget, seed: int, out: Path, env: str = "toolqa") -> An
 def warm_start(budget: Budget, seed: int, out: Path) -> Path:
     """SFT of the tiny model on expert ToolQA episodes; returns the saved model directory."""
     from turngym.agents.policies.tiny import build_policy
-    from turngym.agents.train.sft import expert_examples, supervised_finetune
+    from turngym.agents.train.sft import expert_examples, save_policy, supervised_finetune
 
     target = out / f"sft-seed{seed}"
     if (target / "config.json").exists():
@@ -98,10 +98,7 @@ def warm_start(budget: Budget, seed: int, out: Path) -> Path:
     examples = expert_examples(cfg.env.env_id, budget.sft_episodes, seed, cfg.env.train_kwargs(),
                                cfg.rollout.history_turns, cfg.rollout.include_first)
     supervised_finetune(policy, examples, steps=budget.sft_steps, batch_size=8, lr=1e-3, seed=seed)
-    target.mkdir(parents=True, exist_ok=True)
-    policy.model.save_pretrained(target)
-    policy.tokenizer.save_pretrained(target)
-    return target
+    return save_policy(policy, target)
 
 
 def run_method(method: str, budget: Budget, seed: int, model_dir: Path | None, out: Path, env: str,
@@ -120,7 +117,7 @@ def run_method(method: str, budget: Budget, seed: int, model_dir: Path | None, o
 
 def aggregate(curves: dict[str, dict[int, list[tuple[int, float]]]]) -> dict[str, Any]:
     """Mean and Student-t 95% band of success per method and eval point."""
-    from turngym.agents.train.evaluate import mean_ci
+    from turngym.agents.stats import mean_ci
 
     out: dict[str, Any] = {}
     for method, by_seed in curves.items():

@@ -35,6 +35,8 @@ import numpy as np
 from scipy import stats
 from tqdm import tqdm
 
+from turngym.agents.stats import mean_ci
+
 ENV_ID = "turngym/Dhumbal-v0"
 HEURISTICS = ["aggressive", "conservative", "balanced", "opportunistic"]
 SEARCH = ["mcts", "ismcts"]
@@ -144,16 +146,6 @@ def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> tuple[float, 
         return (0.0, 1.0)
     ci = stats.binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
     return (float(ci.low), float(ci.high))
-
-
-def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean with a Student-t confidence interval (the mean itself when fewer than two values or no spread)."""
-    x = np.asarray(values, dtype=float)
-    m = float(x.mean()) if x.size else float("nan")
-    if x.size < 2 or float(x.std(ddof=1)) == 0.0:
-        return (m, m, m)
-    lo, hi = stats.t.interval(confidence, x.size - 1, loc=m, scale=stats.sem(x))
-    return (m, float(lo), float(hi))
 
 
 def cohens_d(a: Sequence[float], b: Sequence[float]) -> float:

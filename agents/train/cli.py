@@ -57,7 +57,7 @@ class SFTCommand:
 def sft_main(args: Sequence[str]) -> int:
     """Runs ``turngym sft``: expert episodes -> fine-tuning -> saved model + loss curve."""
     from turngym.agents.policies.tiny import build_policy
-    from turngym.agents.train.sft import expert_examples, supervised_finetune
+    from turngym.agents.train.sft import expert_examples, save_policy, supervised_finetune
 
     cmd = tyro.cli(SFTCommand, args=list(args), prog="turngym sft")
     policy = build_policy(cmd.model.name, seed=cmd.seed, device=cmd.model.device)
@@ -65,10 +65,7 @@ def sft_main(args: Sequence[str]) -> int:
                                cmd.rollout.history_turns, cmd.rollout.include_first)
     losses = supervised_finetune(policy, examples, steps=cmd.sft.steps, batch_size=cmd.sft.batch_size,
                                  lr=cmd.sft.lr, seed=cmd.seed, progress=cmd.progress)
-    out = Path(cmd.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    policy.model.save_pretrained(out)
-    policy.tokenizer.save_pretrained(out)
+    out = save_policy(policy, Path(cmd.out_dir))
     (out / "sft_losses.json").write_text(json.dumps(losses))
     print(f"{len(examples)} expert turns, loss {losses[0]:.3f} -> {losses[-1]:.3f}; saved to {out} "
           f"(train from it with --model.name {out})")

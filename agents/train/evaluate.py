@@ -7,21 +7,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import stats
 
 from turngym.agents.envpool import EnvPool
 from turngym.agents.policies.lm import LMPolicy
 from turngym.agents.rollout import Episode, RolloutSettings, collect
-
-
-def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and the Student-t confidence interval of the mean (scipy); a single value has a zero-width CI."""
-    x = np.asarray(values, dtype=np.float64)
-    mean = float(x.mean()) if x.size else float("nan")
-    if x.size < 2 or float(x.std()) == 0.0:
-        return mean, mean, mean
-    lo, hi = stats.t.interval(confidence, x.size - 1, loc=mean, scale=stats.sem(x))
-    return mean, float(lo), float(hi)
+from turngym.agents.stats import mean_ci
 
 
 def evaluate(

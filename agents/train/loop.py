@@ -93,8 +93,8 @@ def step_group_stats(batch: Any) -> dict[str, float]:
     if len(batch) == 0:
         return {}
     pairs = batch.group_id * (int(batch.state_key.max()) + 1) + batch.state_key
-    _, counts = np.unique(pairs, return_counts=True)
-    per_row = counts[np.unique(pairs, return_inverse=True)[1].reshape(-1)]
+    _, inverse, counts = np.unique(pairs, return_inverse=True, return_counts=True)
+    per_row = counts[inverse.reshape(-1)]
     return {"step_group_size_mean": float(per_row.mean()), "step_groups": float(counts.size),
             "step_group_nonsingleton_frac": float((per_row > 1).mean())}
 

@@ -9,6 +9,7 @@ two-player zero-sum card games, a CFR+ policy solved through the env API.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from tqdm.auto import tqdm
 from turngym.agents.policies.base import Message
 from turngym.agents.policies.lm import LMPolicy, forward_logprobs
 from turngym.agents.rollout import format_prompt
+from turngym.agents.train.tensors import pad_pairs
 from turngym.envs.core.errors import ConfigError
 from turngym.envs.core.registry import make
 
@@ -89,6 +91,15 @@ def _cfr_examples(env_id: str, episodes: int, seed: int, kwargs: dict[str, Any],
     return out
 
 
+def save_policy(policy: LMPolicy, out_dir: Path) -> Path:
+    """Saves the policy's model and tokenizer (``save_pretrained``) so ``--model.name out_dir`` loads them."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    policy.model.save_pretrained(out_dir)
+    policy.tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
 def supervised_finetune(
     policy: LMPolicy,
     examples: Sequence[Example],
@@ -139,15 +150,7 @@ def supervised_finetune(
     policy.model.train()
     for step in tqdm(range(steps), desc="sft", disable=not progress, leave=False):
         pick = gen.integers(len(encoded), size=min(batch_size, len(encoded)))
-        seqs = [encoded[i] for i in pick]
-        width = max(len(p) + len(c) for p, c in seqs)
-        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-        attn = torch.zeros_like(ids)
-        mask = torch.zeros(ids.shape, dtype=torch.bool)
-        for r, (p, c) in enumerate(seqs):
-            ids[r, :len(p) + len(c)] = torch.tensor(p + c)
-            attn[r, :len(p) + len(c)] = 1
-            mask[r, len(p):len(p) + len(c)] = True
+        ids, attn, mask = pad_pairs([encoded[i] for i in pick], pad)
         logp = forward_logprobs(policy.model, ids.to(device), attn.to(device))[0]
         loss = -(logp.float() * mask.to(device)).sum() / mask.sum().clamp(min=1)
         opt.zero_grad(set_to_none=True)

@@ -55,6 +55,25 @@ class TokenBatch:
         return TokenBatch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
 
+def pad_pairs(pairs: Sequence[tuple[Sequence[int], Sequence[int]]],
+              pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-pads ``(prompt_ids, completion_ids)`` pairs into one sequence each.
+
+    Returns:
+        ``input_ids`` [B, L], ``attention_mask`` [B, L] (1 on real tokens) and ``loss_mask`` [B, L] (True on
+        the completion tokens only).
+    """
+    width = max(len(p) + len(c) for p, c in pairs)
+    ids = torch.full((len(pairs), width), pad_id, dtype=torch.long)
+    attn = torch.zeros((len(pairs), width), dtype=torch.long)
+    mask = torch.zeros((len(pairs), width), dtype=torch.bool)
+    for r, (p, c) in enumerate(pairs):
+        ids[r, :len(p) + len(c)] = torch.tensor(list(p) + list(c), dtype=torch.long)
+        attn[r, :len(p) + len(c)] = 1
+        mask[r, len(p):len(p) + len(c)] = True
+    return ids, attn, mask
+
+
 def build_token_batch(episodes: Sequence[Episode], pad_id: int) -> TokenBatch:
     """Packs every turn of ``episodes`` (in order) into a ``TokenBatch``.
 
@@ -64,25 +83,17 @@ def build_token_batch(episodes: Sequence[Episode], pad_id: int) -> TokenBatch:
     rows = [(k, t) for k, ep in enumerate(episodes) for t in ep.turns]
     if not rows:
         raise ValueError("build_token_batch: the rollout has no turns")
-    lengths = [len(t.generation.prompt_ids) + len(t.generation.completion_ids) for _, t in rows]
-    b, width = len(rows), max(lengths)
-    ids = torch.full((b, width), pad_id, dtype=torch.long)
-    attn = torch.zeros((b, width), dtype=torch.long)
-    mask = torch.zeros((b, width), dtype=torch.bool)
-    old = torch.zeros((b, width), dtype=torch.float32)
-    last_prompt = torch.zeros(b, dtype=torch.long)
-    for r, (_, t) in enumerate(rows):
-        g = t.generation
+    gens = [t.generation for _, t in rows]
+    ids, attn, mask = pad_pairs([(g.prompt_ids, g.completion_ids) for g in gens], pad_id)
+    old = torch.zeros(ids.shape, dtype=torch.float32)
+    for r, ((_, t), g) in enumerate(zip(rows, gens, strict=True)):
         p, c = len(g.prompt_ids), len(g.completion_ids)
         if len(g.logprobs) != c:
             raise ValueError(f"turn {t.turn}: {len(g.logprobs)} log-probs for {c} completion tokens")
-        ids[r, :p + c] = torch.tensor(list(g.prompt_ids) + list(g.completion_ids), dtype=torch.long)
-        attn[r, :p + c] = 1
-        mask[r, p:p + c] = True
         old[r, p:p + c] = torch.tensor(g.logprobs, dtype=torch.float32)
-        last_prompt[r] = p - 1
     return TokenBatch(
-        input_ids=ids, attention_mask=attn, loss_mask=mask, old_logp=old, last_prompt_index=last_prompt,
+        input_ids=ids, attention_mask=attn, loss_mask=mask, old_logp=old,
+        last_prompt_index=torch.tensor([len(g.prompt_ids) - 1 for g in gens], dtype=torch.long),
         episode_index=torch.tensor([k for k, _ in rows], dtype=torch.long),
         turn_index=torch.tensor([t.turn for _, t in rows], dtype=torch.long),
     )
