@@ -102,6 +102,7 @@ class GameSingleAgentEnv(TextEnv):
         self.action_space = self.session.action_space()
         self.render_mode = render_mode
         self.learner_turns = 0
+        self._ended_before_first_turn = False
 
     # ------------------------------------------------------------------ loop
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -113,14 +114,27 @@ class GameSingleAgentEnv(TextEnv):
             self.seat = int(rng.integers(self.game.num_players))
         self.learner_turns = 0
         self._play_opponents()
+        # The opponents may end the game before the learner's first decision (e.g. a Dhumbal seat calling
+        # jhyap on its dealt hand). Gymnasium's reset cannot end an episode, so the learner gets the final
+        # observation (no legal action) and its next step, whatever the action, only delivers the payoff.
+        self._ended_before_first_turn = self.session.terminal or self.session.truncated
         info = self._info()
         info["task"] = self.session.task(seed, self.seat)
+        if self._ended_before_first_turn:
+            info["ended_before_first_turn"] = True
         return self._obs(), info
 
     def step(self, action: Any):
         """Plays the learner's action, then the opponents'."""
         session = self.session
         if session.terminal or session.truncated:
+            if getattr(self, "_ended_before_first_turn", False):
+                self._ended_before_first_turn = False
+                terminated = session.terminal
+                reward = float(session.final_returns[self.seat]) if terminated else 0.0
+                info = self._info()
+                info["ended_before_first_turn"] = True
+                return self._obs(), reward, terminated, session.truncated and not terminated, info
             raise RuntimeError("step() called after the episode ended; call reset()")
         _, reward = session.act(action, self.np_random)
         self.learner_turns += 1
@@ -171,6 +185,7 @@ class GameSingleAgentEnv(TextEnv):
                 "rng": rng_state(self.np_random),
                 "seat": self.seat,
                 "learner_turns": self.learner_turns,
+                "ended_before_first_turn": bool(self._ended_before_first_turn),
             },
         )
 
@@ -185,6 +200,7 @@ class GameSingleAgentEnv(TextEnv):
                 raise ValueError(f"seat {seat} out of range")
             self.seat = seat
             self.learner_turns = int(data["learner_turns"])
+            self._ended_before_first_turn = bool(data.get("ended_before_first_turn", False))
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise SnapshotError(f"malformed snapshot: {e!r}") from None
 

@@ -11,7 +11,7 @@ from scipy.stats import chisquare
 
 import turngym.envs as te
 from turngym.envs import ConfigError, RandomLegalAgent, SnapshotError
-from turngym.envs.cards.dhumbal import DEAL, DISCARD, DRAW, OBS_SIZE, OVER, DhumbalGame
+from turngym.envs.cards.dhumbal import DEAL, DISCARD, DRAW, OBS_SIZE, OVER, DhumbalEnv, DhumbalGame
 from turngym.envs.cards.dhumbal_cards import (
     ACTION_NAMES,
     DISCARD_ACTION,
@@ -481,3 +481,26 @@ def test_conformance(n, mode):
 @pytest.mark.parametrize("n", [3, 4])
 def test_conformance_slow(n, mode):
     _conformance(n, mode)
+
+
+def test_game_ending_before_the_learners_first_turn_pays_on_the_next_step():
+    # Seat 0 (Aggressive) calls jhyap on a dealt hand worth <= 10 before the learner (seat 1) ever acts.
+    from turngym.agents.dhumbal import AggressiveAgent
+
+    env = DhumbalEnv(opponents=[AggressiveAgent(seed=0)], seat=1, num_players=2, obs_mode="vector")
+    for seed in range(20_000):
+        obs, info = env.reset(seed=seed)
+        if info.get("ended_before_first_turn"):
+            break
+    else:
+        pytest.fail("no deal where seat 0 can call at once")
+    assert not obs["action_mask"].any()  # nothing to do: the round is over
+    snap = env.get_state()
+    final = env.unwrapped.session.final_returns[1]
+    assert final != 0
+    _, reward, terminated, truncated, info = env.step("anything at all")
+    assert (reward, terminated, truncated) == (final, True, False) and info["ended_before_first_turn"]
+    with pytest.raises(RuntimeError, match="episode ended"):
+        env.step(0)
+    env.set_state(snap)  # the pending payoff survives a snapshot
+    assert env.step(None)[1:3] == (final, True)
