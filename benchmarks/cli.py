@@ -524,6 +524,26 @@ def bench_dhumbal_cmd(ctx: typer.Context) -> None:
         raise typer.Exit(int(status))
 
 
+@bench_app.command(
+    "cooperation",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def bench_cooperation_cmd(ctx: typer.Context) -> None:
+    """Cooperation vs exploration for shared/grouped/independent DQN (arXiv 2601.05509); arguments go to the script."""
+    try:
+        from turngym.benchmarks import cooperation
+    except ModuleNotFoundError as e:
+        if e.name != "turngym.benchmarks.cooperation":
+            raise
+        _console(stderr=True).print("Error: the cooperation benchmark (benchmarks/cooperation.py) is not installed.")
+        raise typer.Exit(1) from None
+    with config_errors():
+        status = cooperation.main(list(ctx.args))
+    if status:
+        raise typer.Exit(int(status))
+
+
 def main() -> None:
     """Entry point for ``python -m turngym.benchmarks.cli``."""
     app()
