@@ -4,8 +4,8 @@ Protocol, run per ruleset (``standard``, ``paper`` or both):
 
 1. The four heuristics (Aggressive, Conservative, Balanced, Opportunistic), 4 players.
 2. MCTS vs ISMCTS, 2 players.
-3. Championship, one agent per category. The paper's lineup is Aggressive, ISMCTS, Random and PPO; turngym
-   has no PPO Dhumbal agent yet, so the default lineup seats **Balanced in place of PPO** (``--championship``).
+3. DQN vs PPO, 2 players (the shipped Stable-Baselines3 models, ``turngym.agents.dhumbal.learned``).
+4. Championship, one agent per category: Aggressive, ISMCTS, PPO, Random, 4 players, 1,024 rounds.
 
 Every round is one episode (``rounds=1``, so seat 0 leads in both rulesets); the seat assignment rotates
 cyclically over rounds, so each agent sits in each seat (and leads) equally often. Per agent: win rate
@@ -40,11 +40,37 @@ from turngym.agents.stats import mean_ci
 ENV_ID = "turngym/Dhumbal-v0"
 HEURISTICS = ["aggressive", "conservative", "balanced", "opportunistic"]
 SEARCH = ["mcts", "ismcts"]
-DEFAULT_CHAMPIONSHIP = ["aggressive", "ismcts", "random", "balanced"]
-PPO_NOTE = ("PPO agents do not exist in turngym yet: the championship seats Balanced in place of the paper's PPO "
-            "agent (lineup: Aggressive, ISMCTS, Random, Balanced).")
-#: Only the figure quoted in the issue; the rest is left to the paper.
-PUBLISHED_CHAMPIONSHIP = {"aggressive": "≈ 88%", "ismcts": "see paper", "random": "see paper", "ppo": "see paper"}
+LEARNED = ["dqn", "ppo"]
+DEFAULT_CHAMPIONSHIP = ["aggressive", "ismcts", "ppo", "random"]
+#: The study's random baseline calls jhyap with probability 1/2 whenever it may (its championship code).
+RANDOM_JHYAP_PROB = 0.5
+#: The study's own results (arXiv 2510.11736; the result CSVs of its public repository, 1,024 rounds each):
+#: win rate %, ± half-width of its 95% CI, "economic performance" (coins per round), jhyap success %, cards
+#: discarded per round, risk correlation, ms per decision. None: not reported.
+PUBLISHED: dict[str, dict[str, dict[str, float | None]]] = {
+    "heuristics": {
+        "aggressive": {"win": 35.1, "ci": 2.9, "coins": 6.2, "jhyap": 76.2, "discards": 1.10, "r": -0.18, "ms": None},
+        "conservative": {"win": 19.4, "ci": 2.4, "coins": -2.2, "jhyap": 93.7, "discards": 1.11, "r": -0.18,
+                         "ms": None},
+        "balanced": {"win": 25.1, "ci": 2.7, "coins": 0.1, "jhyap": 80.6, "discards": 1.11, "r": -0.28, "ms": None},
+        "opportunistic": {"win": 20.4, "ci": 2.5, "coins": -4.0, "jhyap": 72.1, "discards": 1.13, "r": -0.34,
+                          "ms": None},
+    },
+    "search": {
+        "mcts": {"win": 47.1, "ci": 3.1, "coins": -1.0, "jhyap": 97.7, "discards": 1.0, "r": -0.14, "ms": 2468.7},
+        "ismcts": {"win": 52.9, "ci": 3.1, "coins": 1.0, "jhyap": 98.2, "discards": 1.0, "r": -0.10, "ms": 2775.4},
+    },
+    "learning": {
+        "ppo": {"win": 81.0, "ci": 2.4, "coins": 50.0, "jhyap": 100.0, "discards": None, "r": None, "ms": 2.28},
+        "dqn": {"win": 19.0, "ci": 2.4, "coins": -50.0, "jhyap": 100.0, "discards": None, "r": None, "ms": 2.19},
+    },
+    "championship": {
+        "aggressive": {"win": 88.3, "ci": 2.0, "coins": 70.1, "jhyap": 92.6, "discards": 9.5, "r": -0.11, "ms": 0.0},
+        "ismcts": {"win": 9.0, "ci": 1.8, "coins": -12.8, "jhyap": 100.0, "discards": 9.3, "r": None, "ms": 1450.7},
+        "ppo": {"win": 1.5, "ci": 0.7, "coins": -29.2, "jhyap": 87.5, "discards": 8.2, "r": -0.23, "ms": 2.4},
+        "random": {"win": 1.3, "ci": 0.7, "coins": -28.0, "jhyap": 81.8, "discards": 8.3, "r": -0.12, "ms": 0.0},
+    },
+}
 
 
 # ----------------------------------------------------------------------------------------------- playing
@@ -224,13 +250,21 @@ def _num(x: float | None, fmt: str = ".2f") -> str:
     return "–" if x is None else format(x, fmt)
 
 
+def _published_cell(pub: dict[str, float | None] | None, key: str, fmt: str, suffix: str = "") -> str:
+    if pub is None or pub.get(key) is None:
+        return "–"
+    return format(pub[key], fmt) + suffix
+
+
 def markdown(result: dict[str, Any]) -> str:
-    """The Markdown report: one section per tournament and ruleset, then the published championship row."""
+    """The Markdown report: per tournament and ruleset our table, tests, and the study's numbers beside ours."""
     lines = ["# Dhumbal (Jhyap) agent tournaments", "",
              f"Seed {result['seed']}, search iterations {result['search_iterations']}"
-             f"{' (quick run)' if result['quick'] else ''}. Study: arXiv 2510.11736.", "", f"> {PPO_NOTE}", ""]
+             f"{' (quick run)' if result['quick'] else ''}. Study: arXiv 2510.11736 (published numbers: the result "
+             "files of its public repository, 1,024 rounds per tournament).", ""]
     for t in result["tournaments"]:
         s = t["summary"]
+        pub = PUBLISHED.get(t["key"], {})
         lines += [f"## {t['title']} — {t['ruleset']} ruleset ({t['rounds']} rounds, {len(t['agents'])} players)", "",
                   "| agent | win rate [95% CI] | coins/round [95% CI] | jhyap calls | jhyap success | "
                   "discards/round | r_pb(value, success) | ms/decision |",
@@ -244,6 +278,17 @@ def markdown(result: dict[str, Any]) -> str:
                          f"{a['coins_mean']:+.1f} [{clo:+.1f}, {chi:+.1f}] | {a['jhyap_calls']} | "
                          f"{_pct(a['jhyap_success_rate'])} | {_num(a['discarded_per_round'])} | {r_pb} | "
                          f"{_num(a['ms_per_decision'])} |")
+        if pub:
+            lines += ["", "Ours next to the study's published row (arXiv 2510.11736):", "",
+                      "| agent | win rate: ours / published | coins/round: ours / published | "
+                      "jhyap success: ours / published | discards/round: ours / published |", "|---|---|---|---|---|"]
+            for name, a in s["agents"].items():
+                p = pub.get(name)
+                lines.append(f"| {name} | {_pct(a['win_rate'])} / {_published_cell(p, 'win', '.1f', '%')} "
+                             f"(±{_published_cell(p, 'ci', '.1f')}) | {a['coins_mean']:+.1f} / "
+                             f"{_published_cell(p, 'coins', '+.1f')} | {_pct(a['jhyap_success_rate'])} / "
+                             f"{_published_cell(p, 'jhyap', '.1f', '%')} | {_num(a['discarded_per_round'])} / "
+                             f"{_published_cell(p, 'discards', '.2f')} |")
         f = s["first_move"]
         lines += ["", f"First-move advantage: the leading seat won {_pct(f['win_rate'])} "
                       f"[{_pct(f['win_ci'][0])}, {_pct(f['win_ci'][1])}] vs 1/n = {_pct(f['baseline'])} "
@@ -253,11 +298,6 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(f"| {p['a']} vs {p['b']} | {p['mean_diff']:+.1f} | {_num(p['t'])} | {_num(p['p'], '.3g')} | "
                          f"{_num(p['p_bonferroni'], '.3g')} | {_num(p['cohens_d'])} |")
         lines.append("")
-    lines += ["## Published championship (arXiv 2510.11736)", "",
-              "| agent | published win rate |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in PUBLISHED_CHAMPIONSHIP.items()]
-    lines += ["", "Only the Aggressive figure is quoted here; for the others see the paper. Ours seats Balanced "
-              "where the paper seats PPO.", ""]
     return "\n".join(lines)
 
 
@@ -292,24 +332,28 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the protocol, writes ``dhumbal.json``, ``dhumbal.md`` and ``dhumbal.png``; prints the Markdown."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=None,
-                    help="rounds per tournament (default 256 within a category, 1024 for the championship)")
+                    help="rounds per tournament (default 1024, the study's; 256 for MCTS vs ISMCTS, the costly one)")
     ap.add_argument("--ruleset", choices=["standard", "paper", "both"], default="both")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--search-iterations", type=int, default=50)
     ap.add_argument("--championship", nargs="+", default=list(DEFAULT_CHAMPIONSHIP),
-                    help="championship lineup (default: aggressive ismcts random balanced; Balanced stands in for PPO)")
+                    help="championship lineup (default: aggressive ismcts ppo random, the study's)")
     ap.add_argument("--out", type=Path, default=Path("runs/dhumbal"))
     ap.add_argument("--quick", action="store_true",
                     help="12 rounds (8 for MCTS vs ISMCTS) and 10 search iterations (smoke check)")
+    ap.add_argument("--only", nargs="+", choices=["heuristics", "search", "learning", "championship"], default=None,
+                    help="run only these tournaments")
     args = ap.parse_args(argv)
     iterations = 10 if args.quick else args.search_iterations
-    within = args.rounds or (12 if args.quick else 256)
+    within = args.rounds or (12 if args.quick else 1024)
     champ = args.rounds or (12 if args.quick else 1024)
-    kwargs = {name: {"iterations": iterations} for name in SEARCH}
     rulesets = ["standard", "paper"] if args.ruleset == "both" else [args.ruleset]
     search_rounds = args.rounds or (8 if args.quick else 256)  # quick: 8, the search agents dominate the time
     plan = [("heuristics", "Heuristics", HEURISTICS, within), ("search", "MCTS vs ISMCTS", SEARCH, search_rounds),
+            ("learning", "DQN vs PPO", LEARNED, within),
             ("championship", "Championship", list(args.championship), champ)]
+    if args.only:
+        plan = [step for step in plan if step[0] in args.only]
     started = time.perf_counter()
     tournaments = []
     seeds = np.random.SeedSequence(args.seed).spawn(len(plan) * len(rulesets))
@@ -319,12 +363,14 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             tseed = int(seeds[k].generate_state(1)[0])
             k += 1
+            kwargs = {**{name: {"iterations": iterations} for name in SEARCH},
+                      **{name: {"ruleset": ruleset} for name in LEARNED}, "random": {"jhyap_prob": RANDOM_JHYAP_PROB}}
             records = play_rounds(names, rounds, ruleset, tseed, kwargs, progress=f"{title} ({ruleset})")
             tournaments.append({"key": key, "title": title, "ruleset": ruleset, "agents": names, "rounds": rounds,
                                 "seed": tseed, "seconds": time.perf_counter() - t0,
                                 "summary": summarize(records, names), "records": records})
     result = {"env": ENV_ID, "seed": args.seed, "quick": args.quick, "search_iterations": iterations,
-              "note": PPO_NOTE, "published_championship": PUBLISHED_CHAMPIONSHIP,
+              "published": PUBLISHED,
               "seconds": time.perf_counter() - started, "tournaments": tournaments}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "dhumbal.json").write_text(json.dumps(result, indent=1, allow_nan=False))

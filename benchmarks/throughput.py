@@ -39,10 +39,15 @@ from typing import Any
 import numpy as np
 
 DEFAULT_OUT = "runs/throughput.json"
-#: Possible decisions per hand (min, max): Kuhn is 2-3 moves; Leduc 2-8 (at most 4 per round).
-STEP_BOUNDS = {"kuhn": (2, 3), "leduc": (2, 8)}
+#: Possible decisions per hand (min, max): Kuhn is 2-3 moves; Leduc 2-8 (at most 4 per round); a Dhumbal
+#: round is 1 decision (the leader calls jhyap) up to 200 (100 turns of discard + draw, then the showdown).
+#: The dilemmas count agent decisions too: a spatial-PD episode is 100 joint steps of 900 agents; a Harvest
+#: episode is 1,000 joint steps of 5 players.
+STEP_BOUNDS = {"kuhn": (2, 3), "leduc": (2, 8), "dhumbal": (1, 200), "spatialpd": (90_000, 90_000),
+               "harvest": (5_000, 5_000)}
 KUHN_ID = "turngym/KuhnPoker-v0"
 LEDUC_ID = "turngym/LeducHoldem-v0"
+DHUMBAL_ID = "turngym/Dhumbal-v0"
 
 
 class Runner:
@@ -173,6 +178,57 @@ class SingleRunner(Runner):
             learner += 1
         # session.turn counts every seat's decisions of this hand (opponents' included).
         self.finish(self.session.turn, term, learner)
+
+
+class SpatialPDRunner(Runner):
+    """The numpy core of the 30×30 spatial prisoner's dilemma: 900 agents step in one ``step`` call.
+
+    Every agent draws a uniform move each step (one vectorized draw from the runner's RNG); a step counts
+    900 decisions. Episodes end at the horizon (100 steps).
+    """
+
+    def __init__(self, seed: int):
+        super().__init__(seed)
+        from turngym.envs.dilemmas.spatial import SpatialPD
+
+        self.env = SpatialPD(size=30, horizon=100)
+        self.rng = np.random.default_rng(seed)
+
+    def episode(self) -> None:
+        """Resets and plays one episode of joint steps to the horizon."""
+        env, rng = self.env, self.rng
+        env.reset(seed=self.next_seed())
+        n, done = 0, False
+        while not done:
+            _obs, _rew, term, trunc, _info = env.step(rng.integers(0, 2, size=env.num_agents))
+            n += env.num_agents
+            done = term or trunc
+        self.finish(n, True)
+
+
+class ParallelRunner(Runner):
+    """A turngym PettingZoo Parallel env: every live agent picks a uniform legal action each joint step."""
+
+    def __init__(self, seed: int, env_id: str, obs_mode: str):
+        super().__init__(seed)
+        import turngym.envs
+
+        self.env = turngym.envs.make_parallel(env_id, obs_mode=obs_mode)
+
+    def episode(self) -> None:
+        """Resets and plays one episode; a joint step counts one decision per acting agent."""
+        env, pick = self.env, self.pick
+        obs, infos = env.reset(seed=self.next_seed())
+        n, terminated = 0, False
+        while env.agents:
+            actions = {}
+            for agent in env.agents:
+                ids = np.flatnonzero(obs[agent]["action_mask"])
+                actions[agent] = int(ids[pick(len(ids))])
+            obs, _rew, terms, truncs, infos = env.step(actions)
+            n += len(actions)
+            terminated = any(terms.values())
+        self.finish(n, terminated)
 
 
 # --------------------------------------------------------------------------------------------- peers
@@ -333,7 +389,7 @@ def _pz_leduc(raw: bool) -> Callable[[], Any]:
 
 
 def our_configs() -> list[Config]:
-    """Our configurations: Kuhn and Leduc in AEC text, AEC vector and single-agent forms."""
+    """Ours: Kuhn and Leduc (AEC text/vector, single-agent), Dhumbal (AEC), the spatial PD core and Harvest."""
     out = []
     for game, env_id in (("kuhn", KUHN_ID), ("leduc", LEDUC_ID)):
         out.append(Config(f"turngym {game} aec-text", "turngym", game, "aec-text",
@@ -352,6 +408,17 @@ def our_configs() -> list[Config]:
                               lambda s, i=env_id, m=mode: SingleRunner(s, i, m),
                               note=f"gymnasium.make(obs_mode='{mode}'), random opponent inside step; "
                                    "steps = all seats' decisions"))
+    # Dhumbal (4 players, one round per episode): no peer library implements it, so it has no ratio row.
+    for mode in ("text", "vector"):
+        out.append(Config(f"turngym dhumbal aec-{mode}", "turngym", "dhumbal", f"aec-{mode}",
+                          lambda s, m=mode: AECRunner(s, _our_aec(DHUMBAL_ID, m), "info"),
+                          note=f"make_aec(obs_mode='{mode}'), 4 players, one round; action id from info"))
+    # Social dilemmas (no peer in the run): agent decisions per second.
+    out.append(Config("turngym spatialpd 30x30 core", "turngym", "spatialpd", "vectorized", SpatialPDRunner,
+                      note="SpatialPD(size=30) numpy core: 900 agents per step call, uniform moves"))
+    out.append(Config("turngym harvest parallel-vector", "turngym", "harvest", "parallel-vector",
+                      lambda s: ParallelRunner(s, "turngym/Harvest-v0", "vector"),
+                      note="make_parallel('turngym/Harvest-v0', obs_mode='vector'), 5 players, 1,000 steps"))
     return out
 
 

@@ -3,7 +3,8 @@
 ``make_agent(name, **kwargs)`` builds one by name: ``random``, ``aggressive``, ``conservative``,
 ``balanced``, ``opportunistic`` (keyword ``seed``, ...), ``mcts``, ``ismcts`` (keywords ``env``,
 ``iterations``, ``time_budget_s``, ``rollout``, ``seed``, ...; a search agent made without ``env`` is bound
-later with ``agent.bind(env)``).
+later with ``agent.bind(env)``), ``ppo``, ``dqn`` (the shipped Stable-Baselines3 models; keywords
+``ruleset``, ``path``, ``deterministic``, ``seed``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,19 @@ from turngym.agents.dhumbal.heuristics import (
 from turngym.agents.dhumbal.search import ISMCTSAgent, MCTSAgent, determinize
 from turngym.envs.core.errors import ConfigError
 
+
+def _learned(algo: str) -> Callable[..., Any]:
+    """A constructor of the shipped ``algo`` model's agent (imports SB3 and torch only when called)."""
+
+    def make(**kwargs: Any) -> Any:
+        from turngym.agents.dhumbal.learned import LearnedAgent
+
+        return LearnedAgent(algo, **kwargs)
+
+    make.__name__ = f"{algo}_agent"
+    return make
+
+
 AGENTS: dict[str, Callable[..., Any]] = {
     "random": RandomAgent,
     "aggressive": AggressiveAgent,
@@ -34,6 +48,8 @@ AGENTS: dict[str, Callable[..., Any]] = {
     "opportunistic": OpportunisticAgent,
     "mcts": MCTSAgent,
     "ismcts": ISMCTSAgent,
+    "ppo": _learned("ppo"),
+    "dqn": _learned("dqn"),
 }
 
 

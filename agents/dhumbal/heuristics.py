@@ -322,6 +322,39 @@ class OpportunisticAgent(HeuristicAgent):
 
 
 class RandomAgent(RandomLegalAgent):
-    """Uniformly random legal actions (turngym's ``RandomLegalAgent``, fed vector observations)."""
+    """Random legal actions, fed vector observations.
+
+    By default uniform over every legal action id (turngym's ``RandomLegalAgent``), so a legal jhyap call
+    is one option among the discards. The study's random baseline (arXiv 2510.11736, its championship
+    code) instead flips a coin for the call whenever it is allowed and otherwise picks uniformly among the
+    other moves: ``jhyap_prob=0.5`` plays that way.
+
+    Args:
+        seed: Seed of the agent's own RNG, used when ``act`` gets no ``rng``.
+        jhyap_prob: Probability of calling when the call is legal (None: uniform over all legal ids).
+        **_: Ignored (table options other agents use).
+    """
 
     obs_mode = "vector"
+
+    def __init__(self, seed: int | None = None, jhyap_prob: float | None = None, **_: Any):
+        super().__init__(seed)
+        if jhyap_prob is not None and not 0.0 <= float(jhyap_prob) <= 1.0:
+            raise ValueError(f"jhyap_prob must be in [0, 1], got {jhyap_prob!r}")
+        self.jhyap_prob = None if jhyap_prob is None else float(jhyap_prob)
+
+    def act(self, observations: Sequence[Any], infos: Sequence[dict[str, Any]], *,
+            rng: np.random.Generator | None = None) -> list[Any]:
+        """One random legal action id per environment (``None`` where nothing is legal)."""
+        if self.jhyap_prob is None:
+            return super().act(observations, infos, rng=rng)
+        gen = rng if rng is not None else self.rng
+        out: list[Any] = []
+        for obs, info in zip(observations, infos, strict=True):
+            ids = [int(a) for a in legal_ids(info, obs)]
+            others = [a for a in ids if a != JHYAP]
+            if JHYAP in ids and (not others or gen.random() < self.jhyap_prob):
+                out.append(JHYAP)
+            else:
+                out.append(others[int(gen.integers(len(others)))] if others else None)
+        return out

@@ -261,7 +261,7 @@ def test_single_agent_env_opponents() -> None:
 
 
 def test_make_agent_registry() -> None:
-    assert set(AGENTS) == {"random", "aggressive", "conservative", "balanced", "opportunistic", "mcts", "ismcts"}
+    assert set(AGENTS) == {"random", "aggressive", "conservative", "balanced", "opportunistic", "mcts", "ismcts", "ppo", "dqn"}
     with pytest.raises(ConfigError, match="ismcts"):
         make_agent("ismct")
     with pytest.raises(RuntimeError, match="bind"):
@@ -366,3 +366,35 @@ def test_search_beats_random_two_players(name: str) -> None:
     agent = make_agent(name, iterations=60, rollout="greedy", seed=0)
     p, half = win_rate(agent, [make_agent("random", seed=1)], 40, 2)
     assert p - half > 0.5, (p, half)
+
+
+def test_random_agent_with_the_studys_call_coin_flip():
+    from turngym.agents.dhumbal import RandomAgent
+
+    env = DhumbalAEC(num_players=2, obs_mode="vector")
+    # Play low-discarding moves (Conservative's rules) until a decision where jhyap is legal among others.
+    player = ConservativeAgent(seed=0)
+    env.reset(seed=4)
+    for _ in range(400):
+        obs, _, term, trunc, info = env.last()
+        if term or trunc:
+            env.reset(seed=int(player.rng.integers(1 << 30)))
+            continue
+        if JHYAP in info["legal_action_ids"] and len(info["legal_action_ids"]) > 1:
+            break
+        action = player.act([obs], [info])[0]
+        env.step(action if action != JHYAP else info["legal_action_ids"][1])
+    else:
+        pytest.fail("no decision with a legal jhyap call found")
+    n = 2000
+    coin = RandomAgent(seed=1, jhyap_prob=0.5)
+    calls = sum(coin.act([obs], [info])[0] == JHYAP for _ in range(n))
+    assert abs(calls / n - 0.5) < 0.05  # the study's baseline: a coin flip for the call
+    uniform = RandomAgent(seed=1)
+    calls_u = sum(uniform.act([obs], [info])[0] == JHYAP for _ in range(n))
+    assert abs(calls_u / n - 1 / len(info["legal_action_ids"])) < 0.05  # one legal id among many
+    never = RandomAgent(seed=1, jhyap_prob=0.0)
+    assert all(never.act([obs], [info])[0] in info["legal_action_ids"] for _ in range(50))
+    assert all(never.act([obs], [info])[0] != JHYAP for _ in range(50))
+    with pytest.raises(ValueError, match="jhyap_prob"):
+        RandomAgent(jhyap_prob=1.5)

@@ -23,8 +23,11 @@ def test_our_runners_play_whole_hands_within_the_rules(config: tp.Config) -> Non
     assert m.episodes == m.resets and m.terminated == m.episodes  # no hand ends at the turn cap
     assert low <= m.min_ep_steps <= m.max_ep_steps <= high
     assert low <= m.steps_per_episode <= high
-    if config.form.startswith("aec"):
-        assert m.dead_steps == 2 * m.episodes  # PettingZoo retires both agents once per hand
+    if config.game in ("spatialpd", "harvest"):
+        assert m.learner_steps == m.steps  # every agent decision counts, joint step by joint step
+    elif config.form.startswith("aec"):
+        players = 4 if config.game == "dhumbal" else 2
+        assert m.dead_steps == players * m.episodes  # PettingZoo retires every agent once per hand
         assert m.learner_steps == m.steps
     else:
         assert 0 < m.learner_steps < m.steps  # the opponent's decisions are counted in steps only
