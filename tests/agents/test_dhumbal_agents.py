@@ -261,7 +261,8 @@ def test_single_agent_env_opponents() -> None:
 
 
 def test_make_agent_registry() -> None:
-    assert set(AGENTS) == {"random", "aggressive", "conservative", "balanced", "opportunistic", "mcts", "ismcts", "ppo", "dqn"}
+    assert set(AGENTS) == {"random", "aggressive", "conservative", "balanced", "opportunistic", "mcts", "ismcts",
+                           "ppo", "dqn"}
     with pytest.raises(ConfigError, match="ismcts"):
         make_agent("ismct")
     with pytest.raises(RuntimeError, match="bind"):
