@@ -81,7 +81,8 @@ def _make_agents(names: Sequence[str], seeds: Sequence[int], agent_kwargs: dict[
 
     agents = []
     for name, seed in zip(names, seeds, strict=True):
-        agent = make_agent(name, seed=int(seed), **agent_kwargs.get(name, {}))
+        base = name.split("#", 1)[0]  # "random#2": a second random agent under its own label
+        agent = make_agent(base, seed=int(seed), **agent_kwargs.get(base, {}))
         if hasattr(agent, "bind"):
             agent.bind(env)
         agents.append(agent)
@@ -96,7 +97,8 @@ def play_rounds(agent_names: Sequence[str], rounds: int, ruleset: str = "standar
     from seat 0, which leads every one-round episode) equally often over ``n`` rounds.
 
     Args:
-        agent_names: Agent names for ``make_agent``; distinct, 2–5 of them (the table size).
+        agent_names: Agent names for ``make_agent``; distinct, 2–5 of them (the table size). ``name#label``
+            seats another ``name`` agent under its own label (e.g. ``random#2``).
         rounds: Rounds (episodes) to play.
         ruleset: ``"standard"`` or ``"paper"``.
         seed: Root of a ``np.random.SeedSequence`` giving the agents' and every episode's seeds.

@@ -53,3 +53,13 @@ def test_quick_protocol_writes_consistent_report(tmp_path):
         for r in t["records"]:
             assert sum(r["coins"].values()) == 0  # zero-sum
             assert (r["caller"] is not None) == r["jhyap"]
+
+
+def test_a_label_seats_a_second_agent_of_one_kind():
+    records = dhumbal.play_rounds(["aggressive", "random#2", "random"], rounds=6, seed=3)
+    assert all(set(r["coins"]) == {"aggressive", "random#2", "random"} for r in records)
+    assert all(sum(r["coins"].values()) == 0 for r in records)
+    with pytest.raises(ValueError, match="distinct"):
+        dhumbal.play_rounds(["random", "random"], rounds=1)
+    with pytest.raises(Exception, match="Did you mean|one of"):
+        dhumbal.play_rounds(["aggresive#x", "random"], rounds=1)
