@@ -304,7 +304,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    """Bar chart of win rates (Wilson 95% CI) per agent, one panel per tournament and ruleset."""
+    """Win rates (Wilson 95% CI) per agent, the study's published rate as a red diamond; one panel each."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -318,7 +318,12 @@ def plot(result: dict[str, Any], path: Path) -> None:
         rates = np.array([ag[k]["win_rate"] for k in names])
         lo = rates - np.array([ag[k]["win_ci"][0] for k in names])
         hi = np.array([ag[k]["win_ci"][1] for k in names]) - rates
-        ax.bar(range(len(names)), rates, yerr=[lo, hi], capsize=4, color="tab:blue", alpha=0.8)
+        ax.bar(range(len(names)), rates, yerr=[lo, hi], capsize=4, color="tab:blue", alpha=0.8, label="ours")
+        pub = PUBLISHED.get(t.get("key", ""), {})
+        marks = [(i, pub[k]["win"] / 100.0) for i, k in enumerate(names) if pub.get(k, {}).get("win") is not None]
+        if marks:
+            ax.scatter(*zip(*marks, strict=True), marker="D", color="tab:red", zorder=3, label="published")
+            ax.legend(fontsize=7, loc="upper right")
         ax.axhline(1.0 / len(names), color="gray", ls="--", lw=1)
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
         ax.set_ylim(0, 1)
