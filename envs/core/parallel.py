@@ -91,7 +91,7 @@ class GameParallelEnv(ParallelEnv):
         """
         if seed is not None:
             self._np_random, _ = seeding.np_random(seed)
-        self.session.reset()
+        self.session.reset(self.np_random)
         self.agents = list(self.possible_agents)
         obs = {a: self.session.observation(i) for i, a in enumerate(self.agents)}
         infos = {a: self.session.info(i) for i, a in enumerate(self.agents)}
@@ -217,7 +217,7 @@ class SimultaneousSingleAgentEnv(TextEnv):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Starts a new episode (and draws the seat when ``seat="random"``)."""
         super().reset(seed=seed)
-        self.session.reset()
+        self.session.reset(self.np_random)
         if self.seat_arg == "random":
             self.seat = int(self.np_random.integers(self.game.num_players))
         info = self._info()

@@ -72,6 +72,14 @@ class SimultaneousGame(GameRules[S]):
         """Why a known action of ``player`` is illegal now; games override this with specific reasons."""
         return f"{self.action_names[action]} is not allowed now"
 
+    def initial_state(self, rng: np.random.Generator) -> S:
+        """The state an episode starts from (default ``new_state()``).
+
+        Games whose start is random (maps, spawn points) draw it from ``rng``, the env's own RNG, so the
+        rules object never holds a reference to an env.
+        """
+        return self.new_state()
+
 
 class SimultaneousSession:
     """Runs one episode of a ``SimultaneousGame`` under the turngym step contract.
@@ -135,10 +143,10 @@ class SimultaneousSession:
         return gymnasium.spaces.Discrete(self.game.num_actions)
 
     # ---------------------------------------------------------------- episode
-    def reset(self) -> None:
-        """Starts a new episode."""
+    def reset(self, rng: np.random.Generator) -> None:
+        """Starts a new episode from ``game.initial_state(rng)`` (``rng``: the env's RNG)."""
         n = self.game.num_players
-        self.state = self.game.new_state()
+        self.state = self.game.initial_state(rng)
         self.turn = 0
         self.errors = [None] * n
         self.notices = [None] * n

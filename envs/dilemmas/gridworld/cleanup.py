@@ -13,8 +13,8 @@ import numpy as np
 
 from turngym.envs.core.errors import ConfigError
 from turngym.envs.dilemmas.docs import PARALLEL_ARGS, SINGLE_ARGS, default_max_turns
+from turngym.envs.dilemmas.frontends import DilemmaParallelEnv, DilemmaSingleAgentEnv
 from turngym.envs.dilemmas.gridworld.core import ACTION_NAMES, GridGame, check_int, check_prob, check_real
-from turngym.envs.dilemmas.gridworld.envs import GridParallelEnv, GridSingleAgentEnv
 from turngym.envs.dilemmas.gridworld.maps import CLEANUP_MAP, random_cleanup_rows
 from turngym.envs.dilemmas.gridworld.state import GridState
 
@@ -167,7 +167,7 @@ _DOC = """
 """
 
 
-class CleanupEnv(GridSingleAgentEnv):
+class CleanupEnv(DilemmaSingleAgentEnv):
     """Cleanup, single-agent view: the learner plays ``seat``; ``opponents`` play the other players."""
 
     def __init__(self, num_players: int = 5, map: str = "classic", horizon: int = 1000, apple_spawn_prob: float = 0.05,
@@ -184,7 +184,7 @@ class CleanupEnv(GridSingleAgentEnv):
                          invalid_action_penalty, render_mode)
 
 
-class CleanupParallel(GridParallelEnv):
+class CleanupParallel(DilemmaParallelEnv):
     """Cleanup, PettingZoo Parallel form (agents ``player_0`` … ``player_{n-1}``)."""
 
     def __init__(self, num_players: int = 5, map: str = "classic", horizon: int = 1000, apple_spawn_prob: float = 0.05,

@@ -172,7 +172,6 @@ class GridGame(SimultaneousGame[GridState]):
         self._all_actions = list(range(len(self.action_names)))
         shown = [ch for ch in LEGEND if river_allowed or ch not in "~w"]
         self._legend = "Legend: " + ", ".join(f"{ch} {LEGEND[ch]}" for ch in shown) + "."
-        self._rng_source: Callable[[], np.random.Generator] | None = None
         self._layouts: dict[tuple[str, ...], Layout] = {}
         self._rules: str | None = None
         self._restored: dict[tuple[Any, ...], GridState] = {}  # snapshot fields -> checked state (small FIFO)
@@ -211,20 +210,18 @@ class GridGame(SimultaneousGame[GridState]):
             layout = self._layouts[rows] = self._checked_layout(rows)
         return layout
 
-    def bind_rng(self, source: Callable[[], np.random.Generator]) -> None:
-        """Makes ``new_state()`` draw from ``source()`` (the env binds its own RNG; sessions pass none)."""
-        self._rng_source = source
+    def initial_state(self, rng: np.random.Generator) -> GridState:
+        """``new_state(rng)``: the session passes the env's RNG."""
+        return self.new_state(rng)
 
     def new_state(self, rng: np.random.Generator | None = None) -> GridState:
         """Start of an episode: the map (drawn for ``map="random"``), full apples, players on spawn points.
 
         Players with a digit cell start there facing north; the others take distinct spawn points drawn
-        from ``rng`` (default: the bound env RNG) and drawn orientations.
+        from ``rng`` and drawn orientations. Envs call it through ``initial_state(env RNG)``.
         """
         if rng is None:
-            if self._rng_source is None:
-                raise RuntimeError("new_state() needs an rng: pass one or bind_rng() the env's RNG")
-            rng = self._rng_source()
+            raise RuntimeError("new_state() needs an rng (the env's): the start map and spawn points are drawn")
         layout = self.layout
         if layout is None:
             layout = self._layout_of(tuple(self._random_rows(rng, self.num_players)))

@@ -13,8 +13,8 @@ import numpy as np
 
 from turngym.envs.core.errors import ConfigError
 from turngym.envs.dilemmas.docs import PARALLEL_ARGS, SINGLE_ARGS, default_max_turns
+from turngym.envs.dilemmas.frontends import DilemmaParallelEnv, DilemmaSingleAgentEnv
 from turngym.envs.dilemmas.gridworld.core import ACTION_NAMES, TAG, GridGame, check_int, check_prob, neighbour_counts
-from turngym.envs.dilemmas.gridworld.envs import GridParallelEnv, GridSingleAgentEnv
 from turngym.envs.dilemmas.gridworld.maps import HARVEST_MAP, random_harvest_rows
 from turngym.envs.dilemmas.gridworld.state import GridState
 
@@ -140,7 +140,7 @@ _DOC = """
 """
 
 
-class HarvestEnv(GridSingleAgentEnv):
+class HarvestEnv(DilemmaSingleAgentEnv):
     """Harvest, single-agent view: the learner plays ``seat``; ``opponents`` play the other players."""
 
     def __init__(self, num_players: int = 5, map: str = "classic", horizon: int = 1000,
@@ -155,7 +155,7 @@ class HarvestEnv(GridSingleAgentEnv):
                          invalid_action_penalty, render_mode)
 
 
-class HarvestParallel(GridParallelEnv):
+class HarvestParallel(DilemmaParallelEnv):
     """Harvest, PettingZoo Parallel form (agents ``player_0`` … ``player_{n-1}``)."""
 
     def __init__(self, num_players: int = 5, map: str = "classic", horizon: int = 1000,
