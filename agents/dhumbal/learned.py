@@ -172,15 +172,13 @@ class LearnedAgent:
 
 
 # ------------------------------------------------------------------------------------------ training
-def _scale_reward(env: Any) -> Any:
-    import gymnasium
-
-    return gymnasium.wrappers.TransformReward(env, lambda r: float(r) / REWARD_SCALE)
-
-
 def make_training_envs(ruleset: str, seed: int, tables: Sequence[Sequence[str]] = TRAINING_TABLES) -> Any:
-    """A ``DummyVecEnv`` with one masked, reward-scaled Dhumbal env per opponent table (seat random)."""
-    from sb3_contrib.common.wrappers import ActionMasker
+    """A ``DummyVecEnv`` with one masked, reward-scaled Dhumbal env per opponent table (seat random).
+
+    Each env is ``make_masked_env``'s (``Monitor`` + ``ActionMasker``, so episode stats stay in coins) with
+    the reward divided by ``REWARD_SCALE`` on top; MaskablePPO finds ``action_masks`` through the wrappers.
+    """
+    import gymnasium
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from turngym.agents.dhumbal import make_agent
@@ -190,7 +188,7 @@ def make_training_envs(ruleset: str, seed: int, tables: Sequence[Sequence[str]] 
         def make() -> Any:
             opponents = [make_agent(name, seed=seed * 1000 + index * 10 + k) for k, name in enumerate(table)]
             env = make_masked_env(ENV_ID, opponents, "random", num_players=len(table) + 1, ruleset=ruleset)
-            return ActionMasker(_scale_reward(env), lambda e: e.unwrapped.action_masks())
+            return gymnasium.wrappers.TransformReward(env, lambda r: float(r) / REWARD_SCALE)
 
         return make
 

@@ -128,7 +128,7 @@ class GameSingleAgentEnv(TextEnv):
         """Plays the learner's action, then the opponents'."""
         session = self.session
         if session.terminal or session.truncated:
-            if getattr(self, "_ended_before_first_turn", False):
+            if self._ended_before_first_turn:
                 self._ended_before_first_turn = False
                 terminated = session.terminal
                 reward = float(session.final_returns[self.seat]) if terminated else 0.0
