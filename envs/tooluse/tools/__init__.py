@@ -13,7 +13,7 @@ from typing import Any
 from turngym.envs.core.errors import ConfigError
 from turngym.envs.tooluse.base import Task, Tool
 from turngym.envs.tooluse.tools.calculator import CalculatorTool
-from turngym.envs.tooluse.tools.python_sandbox import PythonTool, sandbox_backend
+from turngym.envs.tooluse.tools.python_sandbox import PythonTool, UnsafeSandboxWarning, sandbox_backend
 from turngym.envs.tooluse.tools.search import OpenTool, SearchTool
 from turngym.envs.tooluse.tools.sql import SQLTool
 
@@ -24,8 +24,10 @@ _LIMITS = {
     "max_output_chars": "int: output cap of every tool (characters)",
     "python_timeout_s": "float: wall-clock limit of one python call",
     "python_cpu_s": "int: CPU-time limit of one python call",
-    "python_memory_mb": "int: address-space limit of one python call",
-    "python_backend": "'auto', 'bwrap' or 'rlimit'",
+    "python_memory_mb": "int: memory of one python call (each process's address space, and all its processes "
+                        "together where a cgroup or the watchdog caps the call)",
+    "python_backend": "'auto' (bubblewrap; refused where it does not work), 'bwrap', or 'unsafe-rlimit' "
+                      "(alias 'rlimit': no isolation, warns on every construction)",
     "search_k": "int: results per search",
     "sql_max_rows": "int: rows shown per query",
     "sql_timeout_s": "float: time limit of one SQL query",
@@ -44,7 +46,9 @@ def make_tools(task: Task, **limits: Any) -> dict[str, Tool]:
         ``{name: tool}`` in the order of ``task.tools``.
 
     Raises:
-        ValueError: An unknown tool name or limit (a ``ConfigError``, which is a ``ValueError``).
+        ValueError: An unknown tool name or limit (a ``ConfigError``, which is a ``ValueError``); also a
+            ``ConfigError`` when the task uses ``python`` and its ``python_backend`` (default ``"auto"``)
+            cannot isolate code here (bubblewrap missing: ``apt-get install bubblewrap``).
     """
     for key in limits:
         if key not in _LIMITS:
@@ -85,6 +89,7 @@ __all__ = [
     "PythonTool",
     "SQLTool",
     "SearchTool",
+    "UnsafeSandboxWarning",
     "make_tools",
     "sandbox_backend",
 ]

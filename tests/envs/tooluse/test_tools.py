@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import socket
 import tempfile
 import time
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,14 +26,20 @@ from turngym.envs.tooluse.tools import (
     PythonTool,
     SearchTool,
     SQLTool,
+    UnsafeSandboxWarning,
     make_tools,
     sandbox_backend,
 )
 from turngym.envs.tooluse.tools import python_sandbox as ps
 from turngym.envs.tooluse.tools.calculator import evaluate
+from turngym.envs.tooluse.tools.sandbox.interpreter import python_dirs
 
 IS_ROOT = os.geteuid() == 0
 TIMEOUT = 2.0
+try:  # "auto" refuses where bubblewrap does not work (issue 12, item 1); these tests then use the unsafe one
+    PY_BACKEND = sandbox_backend("auto")
+except ConfigError:
+    PY_BACKEND = ps.UNSAFE
 
 # ---------------------------------------------------------------------------------------------- helpers
 
@@ -92,6 +98,8 @@ def assert_host_clean(baseline: frozenset[int] = frozenset()) -> None:
 
 
 def big_files_since(start: float, min_bytes: int = 5 * 2**20) -> list[str]:
+    """Big new files a python call could have left: its own (``big.bin``), the tool's (``turngym-py-*``), or
+    any of a per-call uid. Other processes on a shared machine write big temp files too (wheels, checkpoints)."""
     found = []
     for root in {tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"}:
         for dirpath, _, files in os.walk(root):
@@ -101,7 +109,8 @@ def big_files_since(start: float, min_bytes: int = 5 * 2**20) -> list[str]:
                     st = os.lstat(p)
                 except OSError:
                     continue
-                if st.st_size >= min_bytes and st.st_mtime >= start - 1:
+                ours = name == "big.bin" or "turngym-py" in p or ps.UID_BASE <= st.st_uid < ps.UID_BASE + ps.UID_SPAN
+                if ours and st.st_size >= min_bytes and st.st_mtime >= start - 1:
                     found.append(p)
     return found
 
@@ -197,7 +206,9 @@ SQL_SCRIPT = "CREATE TABLE t(a INTEGER, b TEXT); INSERT INTO t VALUES (1, 'x'), 
 def _all_tools() -> dict[str, Tool]:
     task = Task("t/1", "qa", "q?", "a", "a word", ("calculator", "python", "search", "open", "sql"),
                 corpus=DOCS, database=SQL_SCRIPT)
-    return make_tools(task, python_timeout_s=TIMEOUT, python_cpu_s=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnsafeSandboxWarning)
+        return make_tools(task, python_timeout_s=TIMEOUT, python_cpu_s=2, python_backend=PY_BACKEND)
 
 
 ALL_TOOLS = _all_tools()
@@ -282,11 +293,11 @@ def test_make_tools_builds_what_the_task_names_with_limits():
 
 
 def _backends() -> list:
-    params = [pytest.param("rlimit", id="rlimit")]
-    works = sandbox_backend("auto") == "bwrap"
-    params.insert(0, pytest.param("bwrap", id="bwrap", marks=pytest.mark.skipif(
-        not works, reason="bubblewrap missing or cannot create namespaces here")))
-    return params
+    return [
+        pytest.param("bwrap", id="bwrap", marks=pytest.mark.skipif(
+            PY_BACKEND != "bwrap", reason="bubblewrap missing or cannot create namespaces here")),
+        pytest.param(ps.UNSAFE, id="unsafe-rlimit"),
+    ]
 
 
 _TOOLS: dict[str, PythonTool] = {}
@@ -295,8 +306,10 @@ _TOOLS: dict[str, PythonTool] = {}
 @pytest.fixture(params=_backends())
 def py(request) -> PythonTool:
     if request.param not in _TOOLS:
-        _TOOLS[request.param] = PythonTool(timeout_s=TIMEOUT, cpu_s=2, memory_mb=256, max_output_chars=2000,
-                                           backend=request.param)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnsafeSandboxWarning)  # asked for by name; its warning is tested below
+            _TOOLS[request.param] = PythonTool(timeout_s=TIMEOUT, cpu_s=2, memory_mb=256, max_output_chars=2000,
+                                               backend=request.param)
     tool = _TOOLS[request.param]
     assert tool.backend == request.param
     baseline = frozenset(stray_processes())
@@ -307,19 +320,22 @@ def py(request) -> PythonTool:
 
 
 def test_backend_selection():
-    auto = PythonTool().backend
-    assert auto == sandbox_backend("auto") and auto in ("bwrap", "rlimit")
-    if shutil.which("bwrap") is None:
-        assert auto == "rlimit"
-    try:
-        assert PythonTool(backend="bwrap").backend == "bwrap" == auto  # auto takes bwrap whenever it works
-    except ConfigError as exc:
-        assert "bubblewrap" in str(exc) and auto == "rlimit"
-    assert PythonTool(backend="rlimit").backend == "rlimit"
-    with pytest.raises(ConfigError, match="rlimit"):
+    # "auto" is bubblewrap or nothing: never a silent fallback to the unisolated backend (issue 12, item 1).
+    if PY_BACKEND == "bwrap":
+        assert PythonTool().backend == "bwrap" == PythonTool(backend="bwrap").backend
+    else:
+        for name in ("auto", "bwrap"):
+            with pytest.raises(ConfigError, match="apt-get install bubblewrap"):
+                PythonTool(backend=name)
+    for name in ("unsafe-rlimit", "rlimit"):
+        with pytest.warns(UnsafeSandboxWarning, match="WITHOUT isolation"):
+            assert PythonTool(backend=name).backend == "unsafe-rlimit"
+    with pytest.raises(ConfigError, match="unsafe-rlimit"):
         PythonTool(backend="docker")
     with pytest.raises(ConfigError, match="timeout_s"):
         PythonTool(timeout_s=0)
+    with pytest.raises(ConfigError, match="aggregate_limits"):
+        PythonTool(aggregate_limits="none")
 
 
 def test_python_runs_code_and_reports_stdout_then_stderr(py):
@@ -379,7 +395,7 @@ def test_timeout_kills_children_and_grandchildren(py):
 
 
 def test_daemonized_process_does_not_outlive_the_call(py):
-    if py.backend == "rlimit" and not IS_ROOT:
+    if py.backend == ps.UNSAFE and not IS_ROOT:
         pytest.skip("the fallback as a non-root user cannot find a process that left its session (documented)")
     code = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(120)\nprint('parent done')"
     assert py.call({"code": code}) == ToolResult(True, "parent done\n")
@@ -414,7 +430,7 @@ def test_huge_write_hits_the_file_size_limit_and_leaves_nothing_on_the_host(py):
 
 
 def test_host_files_are_not_readable(py, tmp_path):
-    if py.backend == "rlimit" and not IS_ROOT:
+    if py.backend == ps.UNSAFE and not IS_ROOT:
         pytest.skip("the fallback as a non-root user runs as that user and can read its files (documented)")
     token = f"SECRET-{random.randrange(10**12)}"
     secret = tmp_path / "secret.txt"
@@ -433,12 +449,12 @@ def test_host_files_are_not_readable(py, tmp_path):
     assert r.ok and r.output.count("refused") == 4 and r.output.endswith("False\n")
     if py.backend == "bwrap":  # the host's temp dir is not visible (only an interpreter living there)
         listing = py.call({"code": "import os\nprint(sorted(os.listdir('/tmp')))"})
-        allowed = sorted({d.split("/")[2] for d in ps._python_dirs(py.python) if d.startswith("/tmp/")})
+        allowed = sorted({d.split("/")[2] for d in python_dirs(py.python) if d.startswith("/tmp/")})
         assert listing == ToolResult(True, f"{allowed}\n")
 
 
 def test_files_cannot_be_written_outside_the_sandbox(py, tmp_path):
-    if py.backend == "rlimit" and not IS_ROOT:
+    if py.backend == ps.UNSAFE and not IS_ROOT:
         pytest.skip("the fallback as a non-root user runs as that user and can write its files (documented)")
     token = f"pwned-{random.randrange(10**12)}"
     targets = [tmp_path / f"{token}.txt", Path("/root") / f"{token}.txt", Path("/tmp") / f"{token}.txt",
