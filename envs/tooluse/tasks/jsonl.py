@@ -1,57 +1,157 @@
-"""Loads user tasks from a JSONL file: one task per line.
+r"""Loads user tasks from a JSONL file: one task per line.
 
 Each line is a JSON object::
 
     {"question": "...", "answer": "...",                     # required (answer: string or number)
      "answer_format": "an integer",                           # optional, default "a short answer"
      "corpus": "docs.jsonl" | [{"doc_id", "title", "text"}],  # optional: documents for search/open
-     "database": "shop.sql" | "shop.sqlite",                  # optional: SQL script, or SQLite file (dumped)
+     "database": "shop.sql" | "shop.sqlite",                  # optional: SQL script, or SQLite file
      "tools": ["search", "open"],                             # optional, default from corpus/database
      "split": "test",                                         # optional, default "test"
      "meta": {...}}                                           # optional, free-form
 
-Relative paths are resolved against the JSONL file's folder. Blank lines are skipped. Task ids are
-``jsonl/<file stem>/<line number>``. Every problem raises ``ConfigError`` (a ``ValueError``) that names
-the file, the line and what is wrong.
+Blank lines are skipped; lines end at ``\n`` only. Task ids are ``jsonl/<file stem>/<line number>``. Every
+problem raises ``ConfigError`` (a ``ValueError``) that names the file, the line and what is wrong.
+
+Task files are untrusted (DESIGN §5), so:
+
+* ``corpus``/``database`` paths (relative to the JSONL file's folder, or to the ``root`` given to
+  ``load_jsonl``) must resolve, ``..`` and symlinks followed, to a regular file inside that folder;
+* lines must be UTF-8 JSON without NaN/Infinity, numbers beyond float range or integers longer than
+  ``MAX_INT_DIGITS`` digits, lone surrogate escapes, or nesting deeper than Python can parse;
+* a ``database`` script is built only by ``tools.sql.build_database``: in memory, in a worker process,
+  under an authorizer that allows only creating, filling and dropping the script's own tables, indexes
+  and views, with time, row and size caps; a ``.sqlite``/``.db`` file is opened in memory in a worker,
+  read-only, and turned into such a script (``tools.sql.database_script``), so no SQL text stored in it
+  runs outside that authorizer.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
-import sqlite3
+import math
 from pathlib import Path
 from typing import Any
 
 from turngym.envs.core.errors import ConfigError
 from turngym.envs.tooluse.base import Document, Task
+from turngym.envs.tooluse.tools.sql import MAX_DATABASE_BYTES, MAX_SCRIPT_BYTES, build_database, database_script
 
 TOOL_NAMES = ("calculator", "python", "search", "open", "sql")
 KEYS = ("question", "answer", "answer_format", "corpus", "database", "tools", "split", "meta")
 DOC_KEYS = ("doc_id", "title", "text")
+MAX_INT_DIGITS = 4300
+"""Longest integer literal accepted (Python's default ``int`` string-conversion limit)."""
+_ONE_OBJECT = "one JSON object per line"
 
 
 def _where(path: Path, line: int) -> str:
     return f"{path}:{line}"
 
 
-def _read_jsonl(path: Path) -> list[tuple[int, Any]]:
-    """(line number, parsed JSON) for every non-blank line; ConfigError on unreadable files or bad JSON."""
+class _BadJSON(ValueError):
+    """A JSON value the loader refuses (raised from the ``json.loads`` hooks)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _BadJSON(f"{name} is not a JSON number")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) - text.startswith("-") > MAX_INT_DIGITS:
+        raise _BadJSON(f"an integer of {len(text):,} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _BadJSON(f"{text[:40]!r} is beyond the range of a float")
+    return value
+
+
+def _check_unicode(value: Any) -> None:
+    r"""Raises ``_BadJSON`` for a string (key or value) with a lone surrogate (``"\ud800"`` escapes)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _BadJSON("a lone surrogate escape (not a Unicode character)") from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _parse_line(raw: bytes, where: str) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(where, _ONE_OBJECT, f"invalid UTF-8 (byte {e.start + 1} of the line)") from None
+    try:
+        value = json.loads(line, parse_constant=_refuse_constant, parse_int=_bounded_int, parse_float=_finite_float)
+        _check_unicode(value)
+    except json.JSONDecodeError as e:
+        raise ConfigError(where, _ONE_OBJECT, f"invalid JSON ({e.msg}, column {e.colno})") from None
+    except RecursionError:
+        raise ConfigError(where, _ONE_OBJECT, "invalid JSON (nested too deeply)") from None
+    except ValueError as e:  # _BadJSON, or Python's own int-size limit
+        raise ConfigError(where, _ONE_OBJECT, f"invalid JSON ({e})") from None
+    return value
+
+
+def _read_jsonl(path: Path) -> list[tuple[int, Any]]:
+    """(line number, parsed JSON) for every non-blank line; ConfigError on unreadable files or bad lines."""
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 - closed below; binary: lines end at b"\n" only
     except FileNotFoundError:
         raise ConfigError(str(path), "an existing JSONL file", "no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(str(path), "a readable UTF-8 JSONL file", f"{type(e).__name__}: {e}") from None
+    except OSError as e:
+        raise ConfigError(str(path), "a readable JSONL file", f"{type(e).__name__}: {e}") from None
     out = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    with stream:
         try:
-            out.append((number, json.loads(line)))
-        except json.JSONDecodeError as e:
-            raise ConfigError(_where(path, number), "one JSON object per line", f"invalid JSON ({e.msg}, column "
-                              f"{e.colno})") from None
+            for number, raw in enumerate(stream, start=1):
+                if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8):]
+                if raw.strip():
+                    out.append((number, _parse_line(raw, _where(path, number))))
+        except OSError as e:  # a directory, an unreadable device
+            raise ConfigError(str(path), "a readable JSONL file", f"{type(e).__name__}: {e}") from None
     return out
+
+
+def _inside(value: Any, root: Path, where: str, key: str, expected: str) -> Path:
+    """The real path of the file ``value`` names under ``root``; refuses anything that leads out of it."""
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        raise ConfigError(f"{where}: '{key}'", expected, value if isinstance(value, str) else type(value).__name__)
+    given = root / value  # an absolute value replaces root
+    try:
+        real = given.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, or a symlink loop
+        raise ConfigError(f"{where}: '{key}'", expected, str(given)) from None
+    if not real.is_relative_to(root):  # '..' and symlinks are followed first: where the file really is counts
+        raise ConfigError(f"{where}: '{key}'", f"a file inside {root} ('..' and symlinks may not lead out of it)",
+                          f"{value} -> {real}")
+    if not real.is_file():
+        raise ConfigError(f"{where}: '{key}'", expected, f"{real} (not a regular file)")
+    return real
+
+
+def _read_capped(path: Path, cap: int, what: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(cap + 1)
+    except OSError as e:
+        raise ConfigError(what, "a readable file", f"{path} ({type(e).__name__}: {e})") from None
+    if len(data) > cap:
+        raise ConfigError(what, f"a file of at most {cap // 2**20} MiB", str(path))
+    return data
 
 
 def _documents(raw: Any, where: str) -> tuple[Document, ...]:
@@ -68,16 +168,12 @@ def _documents(raw: Any, where: str) -> tuple[Document, ...]:
     return tuple(docs)
 
 
-def _corpus(value: Any, base: Path, where: str, cache: dict[Path, tuple[Document, ...]]) -> tuple[Document, ...]:
+def _corpus(value: Any, root: Path, where: str, cache: dict[Path, tuple[Document, ...]]) -> tuple[Document, ...]:
     if isinstance(value, list):
         return _documents(value, f"{where}: 'corpus'")
-    if not isinstance(value, str):
-        raise ConfigError(f"{where}: 'corpus'", "a path to a JSONL file of documents, or a list of documents",
-                          type(value).__name__)
-    path = (base / value).resolve()
+    expected = "an existing JSONL file of {doc_id, title, text}, or a list of documents"
+    path = _inside(value, root, where, "corpus", expected)
     if path not in cache:
-        if not path.is_file():
-            raise ConfigError(f"{where}: 'corpus'", "an existing JSONL file of {doc_id, title, text}", str(path))
         rows = _read_jsonl(path)
         for number, row in rows:
             _documents([row], _where(path, number))
@@ -86,56 +182,63 @@ def _corpus(value: Any, base: Path, where: str, cache: dict[Path, tuple[Document
 
 
 def sqlite_to_script(path: str | Path) -> str:
-    """The SQL script (``iterdump``) that rebuilds the SQLite database file at ``path``."""
-    con = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
-    try:
-        return "\n".join(con.iterdump()) + "\n"
-    finally:
-        con.close()
+    """The SQL script that rebuilds the SQLite database file at ``path`` (``tools.sql.database_script``).
+
+    The file is read as bytes and opened in memory in a worker process; nothing stored in it is executed.
+
+    Raises:
+        ConfigError: Unreadable, larger than ``MAX_DATABASE_BYTES``, not a SQLite database, or holding a
+            virtual table.
+    """
+    return database_script(_read_capped(Path(path), MAX_DATABASE_BYTES, "database"))
 
 
-def _database(value: Any, base: Path, where: str, cache: dict[Path, str]) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: 'database'", "a path to a .sql script or a .sqlite/.db file",
-                          type(value).__name__ if not isinstance(value, str) else value)
-    path = (base / value).resolve()
+def _database(value: Any, root: Path, where: str, cache: dict[Path, str]) -> str:
+    what = f"{where}: 'database'"
+    path = _inside(value, root, where, "database", "an existing .sql, .sqlite or .db file")
     if path in cache:
         return cache[path]
-    if not path.is_file():
-        raise ConfigError(f"{where}: 'database'", "an existing .sql, .sqlite or .db file", str(path))
     if path.suffix.lower() == ".sql":
-        script = path.read_text(encoding="utf-8")
+        try:
+            script = _read_capped(path, MAX_SCRIPT_BYTES, what).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ConfigError(what, "a UTF-8 .sql script", f"{path} (invalid UTF-8 at byte {e.start})") from None
     else:
         try:
-            script = sqlite_to_script(path)
-        except sqlite3.DatabaseError as e:
-            raise ConfigError(f"{where}: 'database'", "a SQLite database file (or a .sql script)",
-                              f"{path} ({e})") from None
+            script = database_script(_read_capped(path, MAX_DATABASE_BYTES, what))
+        except ConfigError as e:
+            raise ConfigError(what, "a SQLite database file (or a .sql script)", f"{path} ({e.got})") from None
     try:  # a script that does not build is a configuration error, not an episode failure
-        con = sqlite3.connect(":memory:")
-        con.executescript(script)
-        con.close()
-    except sqlite3.Error as e:
-        raise ConfigError(f"{where}: 'database'", "a SQL script that builds a database", f"{path} ({e})") from None
+        build_database(script)
+    except ConfigError as e:
+        raise ConfigError(what, "a SQL script that builds a database", f"{path} ({e.got})") from None
     cache[path] = script
     return script
 
 
-def load_jsonl(path: str | Path) -> list[Task]:
-    """Loads the tasks of a JSONL file (format in the module docstring).
+def load_jsonl(path: str | Path, *, root: str | Path | None = None) -> list[Task]:
+    """Loads the tasks of a JSONL file (format and safety rules in the module docstring).
 
     Args:
         path: The JSONL file.
+        root: The folder that ``corpus`` and ``database`` paths are relative to and must stay inside;
+            default: the JSONL file's folder.
 
     Returns:
         One ``Task`` per non-blank line, ``family="jsonl"``, ids ``jsonl/<stem>/<line>``.
 
     Raises:
         ConfigError: Unreadable file, invalid JSON, a missing or mistyped field, an unknown key or tool,
-            a corpus or database that cannot be read, or tools that lack their corpus or database.
+            a corpus or database path outside ``root``, a corpus or database that cannot be read or built,
+            or tools that lack their corpus or database.
     """
     path = Path(path)
-    base = path.resolve().parent
+    try:
+        base = Path(root).resolve(strict=True) if root is not None else path.resolve().parent
+    except (OSError, RuntimeError):
+        raise ConfigError("root", "an existing folder", str(root)) from None
+    if not base.is_dir():
+        raise ConfigError("root", "an existing folder", str(base))
     corpora: dict[Path, tuple[Document, ...]] = {}
     databases: dict[Path, str] = {}
     tasks = []
