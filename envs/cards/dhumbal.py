@@ -39,12 +39,14 @@ import numpy as np
 
 from turngym.envs.cards.dhumbal_cards import (
     ACTION_NAMES,
+    DISCARD_ACTION,
     DRAW_DECK,
     DRAW_PILE,
     FIRST_DISCARD,
     HAND_SIZE,
     JHYAP,
     NUM_CARDS,
+    PAYMENT_CAP,
     VOCABULARY,
     call_winner,
     card_name,
@@ -58,6 +60,7 @@ from turngym.envs.cards.docs import AEC_ARGS, SINGLE_ARGS
 from turngym.envs.core.aec import GameAECEnv
 from turngym.envs.core.errors import ConfigError
 from turngym.envs.core.game import TurnGame
+from turngym.envs.core.session import read_list
 from turngym.envs.core.single import GameSingleAgentEnv
 
 ENV_ID = "turngym/Dhumbal-v0"
@@ -495,16 +498,102 @@ class DhumbalGame(TurnGame[DhumbalState]):
             leader=_int_in(data["leader"], 0, n - 1), round=_int_in(data["round"], 0, self.rounds - 1),
             turns=_int_in(data["turns"], 0, self.turn_cap), dealt=_int_in(data["dealt"], 0, HAND_SIZE * n + 1),
             mark=_int_in(data["mark"], 0, len(pile)), pending=tuple(_card_list(data["pending"], HAND_SIZE)),
-            results=[self._result_from_json(r, i) for i, r in enumerate(data["results"])],
+            results=[self._result_from_json(r, i) for i, r in
+                     enumerate(read_list(data["results"], "Dhumbal results", max_length=self.rounds))],
         )
-        s.log = [self._event_from_json(e, len(s.results)) for e in data["log"]][-self.log_max:]
-        if s.phase == DEAL and sum(map(len, hands)) + len(pile) != s.dealt:
-            raise ValueError("malformed Dhumbal state: the deal does not match the hands")
-        if s.phase == DRAW and (not s.pending or self.pile_card(s) < 0):
-            raise ValueError("malformed Dhumbal state: draw phase without a discard")
-        if s.phase == OVER and len(s.results) != self.rounds:
-            raise ValueError("malformed Dhumbal state: over before the last round")
+        s.log = [self._event_from_json(e, len(s.results))
+                 for e in read_list(data["log"], "Dhumbal log", max_length=self.log_max)]
         return s
+
+    def validate_state(self, s: DhumbalState) -> None:
+        """The invariants of the rules (module docstring) that a snapshot's fields must satisfy.
+
+        Checked: the round counter against the recorded results and the leader; the deal in progress
+        (round-robin from the leader, then the pile card); per phase, the pile, the discard in progress
+        (a legal meld on top of the pile), the deck a draw needs, hand sizes and the turn cap; coins
+        (zero-sum, and within what ``rounds`` rounds of payments can move); every round result (hand
+        values, winner, deltas and success recomputed from its hands); every logged event.
+
+        Not checked, so that tests and analyses can set up positions through ``set_state``: how many
+        turns each seat has had (the seat to act and the hand sizes against ``turns``), and whether the
+        coins equal the start plus the recorded rounds' deltas.
+        """
+        n, phase, hands = self.num_players, s.phase, s.hands
+        bad = "impossible Dhumbal state: "
+        if s.leader != self.leader_of(s.round):
+            raise ValueError(bad + f"round {s.round} is led by seat {self.leader_of(s.round)}, not {s.leader}")
+        if len(s.results) != (self.rounds if phase == OVER else s.round) or (
+                phase == OVER and s.round != self.rounds - 1):
+            raise ValueError(bad + f"{len(s.results)} round results in round {s.round} (phase {phase})")
+        if phase == DEAL:  # rule: five cards each, round-robin from the leader, then the pile card
+            dealt_to = [len(range(k, s.dealt, n)) for k in range(n)]
+            if (s.dealt > HAND_SIZE * n or s.pile or s.turns or s.pending or s.player != s.leader
+                    or any(len(hands[(s.leader + k) % n]) != dealt_to[k] for k in range(n))):
+                raise ValueError(bad + "the deal does not match the hands, pile and turn")
+        elif s.dealt != HAND_SIZE * n + 1:
+            raise ValueError(bad + f"the deal is over but {s.dealt} cards were dealt")
+        if phase in (DISCARD, DRAW, DRAWING):
+            if s.turns >= self.turn_cap:  # the turn cap ends the round at once
+                raise ValueError(bad + f"turn {s.turns} of a {self.turn_cap}-turn round")
+            # Every turn ends with a draw, so only the seat between its discard and its draw can hold fewer
+            # than one card (and under the paper rules an emptied hand ends the round).
+            if any(not h for q, h in enumerate(hands) if q != s.player or phase == DISCARD or self.paper):
+                raise ValueError(bad + "an empty hand outside a draw")
+        if phase == DISCARD and (s.pending or not s.pile):
+            raise ValueError(bad + "a discard decision with a discard pending or an empty pile")
+        if phase in (DRAW, DRAWING):
+            pending = s.pending
+            if pending not in DISCARD_ACTION or len(hands[s.player]) + len(pending) > HAND_SIZE:
+                raise ValueError(bad + f"pending discard {list(pending)} is not a meld from a hand")
+            if phase == DRAW and (s.mark != len(s.pile) - len(pending) or tuple(s.pile[s.mark:]) != pending):
+                raise ValueError(bad + "the pending discard is not on top of the pile")
+            if phase == DRAW and self.pile_card(s) < 0:
+                raise ValueError(bad + "draw phase without a discard")
+            if phase == DRAWING and not s.deck:  # ``draw deck`` refills an empty deck before the draw
+                raise ValueError(bad + "drawing from an empty deck")
+        # Coins: zero-sum; one round moves at most PAYMENT_CAP per hand to or from a seat.
+        reach = self.rounds * n * PAYMENT_CAP
+        if sum(s.coins) != n * self.start_coins or any(abs(c - self.start_coins) > reach for c in s.coins):
+            raise ValueError(bad + f"coins {s.coins} are not reachable from {self.start_coins} each in "
+                                   f"{self.rounds} round(s)")
+        for r in s.results:
+            self._check_result(r)
+        for e in s.log:
+            if e[0] == "t" and (e[2] not in DISCARD_ACTION or (e[3] == "p") != (e[4] >= 0)
+                                or (e[3] == "-" and not self.paper)):
+                raise ValueError(bad + f"logged turn {list(e)} is not a discard and draw")
+
+    def _check_result(self, r: dict[str, Any]) -> None:
+        """Recomputes a round result from its revealed hands (``_resolve``); ``ValueError`` if it differs."""
+        n, values, caller, winner, kind, reason = (self.num_players, r["values"], r["caller"], r["winner"],
+                                                   r["kind"], r["reason"])
+        hands = r["hands"]
+        cards = [c for h in hands for c in h]
+        if len(set(cards)) != len(cards) or any(h != sorted(h) for h in hands):
+            raise ValueError("impossible Dhumbal round result: a card in two hands")
+        if values != [self.hand_value(h) for h in hands]:
+            raise ValueError("impossible Dhumbal round result: hand values do not match the hands")
+        allowed = ({("jhyap", "call"), ("jhyap", "turn cap"), ("jhyap", "empty hand")} if self.paper
+                   else {("jhyap", "call"), ("showdown", "turn cap")})
+        # A call comes before the cap; the cap forces the showdown; an emptied hand (paper) may end the last turn.
+        turns_ok = {"call": r["turns"] < self.turn_cap, "turn cap": r["turns"] == self.turn_cap}.get(reason, True)
+        if (kind, reason) not in allowed or not turns_ok:
+            raise ValueError(f"impossible Dhumbal round result: {kind} by {reason} after {r['turns']} turns")
+        if kind == "jhyap":
+            order = ([q for q in range(n) if q != caller] if self.paper
+                     else [(caller + k) % n for k in range(1, n)])
+            forced = reason == "turn cap" and caller != values.index(min(values))
+            emptied = reason == "empty hand" and bool(hands[caller])
+            called = reason == "call" and values[caller] > self.jhyap_threshold
+            if caller < 0 or forced or emptied or called or winner != call_winner(values, caller, order):
+                raise ValueError("impossible Dhumbal round result: caller and winner do not follow the rules")
+            deltas = settle(values, caller, winner)
+        else:
+            if caller != -1 or values[winner] != min(values):
+                raise ValueError("impossible Dhumbal round result: the showdown winner is not lowest")
+            deltas = settle(values, winner, winner)
+        if r["deltas"] != deltas or r["success"] != (kind == "jhyap" and winner == caller):
+            raise ValueError("impossible Dhumbal round result: payments do not follow the rules")
 
     def _event_from_json(self, e: Any, num_results: int) -> tuple[Any, ...]:
         n = self.num_players

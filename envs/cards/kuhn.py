@@ -15,6 +15,7 @@ import numpy as np
 from turngym.envs.cards.docs import AEC_ARGS, SINGLE_ARGS
 from turngym.envs.core.aec import GameAECEnv
 from turngym.envs.core.game import TurnGame
+from turngym.envs.core.session import read_dict, read_int_list
 from turngym.envs.core.single import GameSingleAgentEnv
 
 ENV_ID = "turngym/KuhnPoker-v0"
@@ -129,11 +130,27 @@ class KuhnGame(TurnGame[KuhnState]):
         return {"cards": list(s.cards), "history": list(s.history)}
 
     def from_json(self, data: Any) -> KuhnState:
-        s = KuhnState(cards=[int(c) for c in data["cards"]], history=[int(a) for a in data["history"]])
-        if len(s.cards) != 2 or len(s.history) > 3 or any(a not in (PASS, BET) for a in s.history):
-            raise ValueError("malformed Kuhn state")
+        fields = read_dict(data, "Kuhn state", ("cards", "history"))
+        s = KuhnState(cards=read_int_list(fields["cards"], -1, 2, "Kuhn cards", length=2),
+                      history=read_int_list(fields["history"], PASS, BET, "Kuhn history", max_length=3))
         s.bets = "".join("pb"[a] for a in s.history)
         return s
+
+    def validate_state(self, s: KuhnState) -> None:
+        """Replays the deal and the betting: the hand must be one the rules deal and bet to."""
+        replay = self.new_state()
+        for card in s.cards:
+            if card < 0:
+                break
+            if card not in [c for c, _ in self.chance_outcomes(replay)]:
+                raise ValueError(f"Kuhn deal {s.cards} is impossible (one deck of J, Q, K)")
+            self.apply_chance(replay, card)
+        if replay.cards != s.cards:
+            raise ValueError(f"Kuhn deal {s.cards}: the second card is dealt after the first")
+        for a in s.history:
+            if self.current_player(replay) < 0:
+                raise ValueError(f"Kuhn history {s.bets!r} goes on after the hand ended or before the deal")
+            self.apply_action(replay, a)
 
     def copy_state(self, s: KuhnState) -> KuhnState:
         return KuhnState(list(s.cards), list(s.history), s.bets)

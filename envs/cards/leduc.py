@@ -17,6 +17,7 @@ import numpy as np
 from turngym.envs.cards.docs import AEC_ARGS, SINGLE_ARGS
 from turngym.envs.core.aec import GameAECEnv
 from turngym.envs.core.game import TurnGame
+from turngym.envs.core.session import read_bool, read_dict, read_int, read_int_list, read_list
 from turngym.envs.core.single import GameSingleAgentEnv
 
 ENV_ID = "turngym/LeducHoldem-v0"
@@ -220,21 +221,49 @@ class LeducGame(TurnGame[LeducState]):
         }
 
     def from_json(self, data: Any) -> LeducState:
+        f = read_dict(data, "Leduc state", ("private", "public", "round", "history", "contrib", "raises", "player",
+                                            "folded", "over"))
+        history = read_list(f["history"], "Leduc history", length=2)
         s = LeducState(
-            private=[int(c) for c in data["private"]], public=int(data["public"]), round=int(data["round"]),
-            history=[[int(a) for a in h] for h in data["history"]], contrib=[int(c) for c in data["contrib"]],
-            raises=int(data["raises"]), player=int(data["player"]), folded=int(data["folded"]),
-            over=bool(data["over"]),
+            private=read_int_list(f["private"], -1, 5, "Leduc private cards", length=2),
+            public=read_int(f["public"], -1, 5, "Leduc public card"), round=read_int(f["round"], 0, 1, "Leduc round"),
+            history=[read_int_list(h, FOLD, RAISE, "Leduc history", max_length=HISTORY_SLOTS) for h in history],
+            contrib=read_int_list(f["contrib"], 1, 13, "Leduc contributions", length=2),
+            raises=read_int(f["raises"], 0, MAX_RAISES, "Leduc raises"),
+            player=read_int(f["player"], 0, 1, "Leduc player"),
+            folded=read_int(f["folded"], -1, 1, "Leduc folded"), over=read_bool(f["over"], "Leduc over"),
         )
-        if len(s.private) != 2 or len(s.history) != 2 or len(s.contrib) != 2 or s.player not in (0, 1):
-            raise ValueError("malformed Leduc state")
-        if any(a not in (FOLD, CALL, RAISE) for h in s.history for a in h):
-            raise ValueError("unknown action in Leduc history")
-        if s.round not in (0, 1) or (s.round == 0 and s.history[1]):
-            raise ValueError("malformed Leduc round")
         s.bets = "".join("fcr"[a] for a in s.history[0]) + ("/" if s.round == 1 else "")
         s.bets += "".join("fcr"[a] for a in s.history[1])
         return s
+
+    def validate_state(self, s: LeducState) -> None:
+        """Replays the deal and the betting; the stored stakes, turn and flags must be what they produce.
+
+        (A forged ``contrib`` would otherwise pay any amount: ``[1, -50]`` pays +-50, outside [-13, 13].)
+        """
+        replay = self.new_state()
+        dealt = [*s.private, s.public]
+        for i in (0, 1):
+            if dealt[i] < 0:
+                break
+            self._replay_deal(replay, dealt[i], s)
+        for r in (0, 1):
+            if r == 1 and replay.round == 1 and s.public >= 0:
+                self._replay_deal(replay, s.public, s)
+            for a in s.history[r]:
+                if self.current_player(replay) < 0 or replay.round != r or a not in self.legal_actions(replay):
+                    raise ValueError(f"Leduc history {s.history} is not a legal betting sequence")
+                self.apply_action(replay, a)
+        expected = (replay.private, replay.public, replay.round, replay.contrib, replay.raises, replay.player,
+                    replay.folded, replay.over)
+        if (s.private, s.public, s.round, s.contrib, s.raises, s.player, s.folded, s.over) != expected:
+            raise ValueError("Leduc state does not match its deal and betting history")
+
+    def _replay_deal(self, replay: LeducState, card: int, s: LeducState) -> None:
+        if card not in [c for c, _ in self.chance_outcomes(replay)]:
+            raise ValueError(f"Leduc deal {s.private} / {s.public} deals a card twice or out of turn")
+        self.apply_chance(replay, card)
 
     def copy_state(self, s: LeducState) -> LeducState:
         return LeducState(list(s.private), s.public, s.round, [list(s.history[0]), list(s.history[1])],

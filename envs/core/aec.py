@@ -13,9 +13,14 @@ from turngym.envs.core.errors import SnapshotError
 from turngym.envs.core.game import TurnGame
 from turngym.envs.core.render import render_text
 from turngym.envs.core.session import (
+    RESET_FIRST,
     GameSession,
-    decode_snapshot,
     encode_snapshot,
+    parsed_snapshot,
+    read_bool,
+    read_dict,
+    read_list,
+    read_number,
     rng_from_state,
     rng_state,
 )
@@ -104,6 +109,8 @@ class GameAECEnv(AECEnv):
 
     def step(self, action: Any) -> None:
         """Plays ``action`` (a word or an action id) for ``agent_selection``."""
+        if self.session.state is None:
+            raise RuntimeError(f"step() called before reset(); {RESET_FIRST}")
         agent = self.agent_selection
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)
@@ -161,6 +168,8 @@ class GameAECEnv(AECEnv):
     # ------------------------------------------------------------- snapshots
     def get_state(self) -> bytes:
         """Snapshot of the game, RNG, rewards and agent bookkeeping."""
+        if self.session.state is None:
+            raise RuntimeError(f"get_state() called before reset(); {RESET_FIRST}")
         return encode_snapshot(
             self.env_id,
             {
@@ -176,25 +185,70 @@ class GameAECEnv(AECEnv):
         )
 
     def set_state(self, blob: bytes) -> None:
-        """Restores a ``get_state`` snapshot (``SnapshotError`` on foreign or malformed bytes)."""
-        data = decode_snapshot(self.env_id, blob)
-        try:
-            self.session.load(data["session"])
-            self._np_random = rng_from_state(data["rng"])
-            self.agents = [str(a) for a in data["agents"]]
-            self.agent_selection = str(data["agent_selection"])
-            self.rewards = {str(k): float(v) for k, v in data["rewards"].items()}
-            self._cumulative_rewards = {str(k): float(v) for k, v in data["cumulative"].items()}
-            self.terminations = {str(k): bool(v) for k, v in data["terminations"].items()}
-            self.truncations = {str(k): bool(v) for k, v in data["truncations"].items()}
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise SnapshotError(f"malformed snapshot: {e!r}") from None
+        """Restores a ``get_state`` snapshot; atomic: ``SnapshotError`` (only) leaves the env unchanged.
+
+        The agent bookkeeping must agree with the game: every agent is live until the game is over
+        (PettingZoo removes agents one dead step at a time afterwards), the selected agent is the one to
+        act, and the termination and truncation flags are the session's.
+        """
+        session = self.session
+        possible = self.possible_agents
+
+        def parse(data: dict[str, Any]) -> tuple[Any, ...]:
+            fields = read_dict(data, "snapshot", ("session", "rng", "agents", "agent_selection", "rewards",
+                                                  "cumulative", "terminations", "truncations"))
+            snap = session.parse(fields["session"])
+            rng = rng_from_state(fields["rng"])
+            agents = read_list(fields["agents"], "agents", max_length=len(possible))
+            if any(a not in self._index for a in agents) or agents != [a for a in possible if a in agents]:
+                raise SnapshotError(f"agents {str(agents)[:120]} are not live agents of {possible} in seat order")
+            selection = fields["agent_selection"]
+            if selection not in self._index:
+                raise SnapshotError(f"agent_selection {str(selection)[:40]!r} is not one of {possible}")
+            terminal = self.game.is_terminal(snap.state)
+            player = -1 if terminal or snap.truncated else self.game.current_player(snap.state)
+            if not (terminal or snap.truncated) and agents != possible:
+                raise SnapshotError("an agent left before the game was over")
+            if player >= 0 and selection != possible[player]:
+                raise SnapshotError(f"agent_selection {selection!r}, but {possible[player]} is to act")
+            if (terminal or snap.truncated) and agents and selection not in agents:
+                raise SnapshotError(f"agent_selection {selection!r} is not live")
+
+            def per_agent(key: str, read: Any) -> dict[str, Any]:
+                table = read_dict(fields[key], key)
+                if sorted(table) != sorted(agents):
+                    raise SnapshotError(f"{key}: expected one entry per live agent")
+                return {a: read(table[a], f"{key}[{a}]") for a in agents}
+
+            rewards, cumulative = per_agent("rewards", read_number), per_agent("cumulative", read_number)
+            terminations, truncations = per_agent("terminations", read_bool), per_agent("truncations", read_bool)
+            if any(terminations[a] != terminal or truncations[a] != snap.truncated for a in agents):
+                raise SnapshotError("termination and truncation flags disagree with the game")
+            # ``step`` pays only the invalid-action penalty (to the agent that acted) and, on the final
+            # step, the payoffs; an agent's cumulative reward is reset when it acts, so neither can exceed one
+            # penalty plus the payoff.
+            penalty = session.invalid_action_penalty
+            returns = self.game.returns(snap.state) if terminal else [0.0] * len(possible)
+            for a in agents:
+                payoff = float(returns[self._index[a]])
+                if not {rewards[a], cumulative[a]} <= {0.0, penalty, 0.0 + payoff, penalty + payoff}:
+                    raise SnapshotError(f"rewards of {a} that the game does not pay")
+            return snap, rng, agents, selection, rewards, cumulative, terminations, truncations
+
+        parsed = parsed_snapshot(self.env_id, blob, parse)
+        snap, rng, agents, selection, rewards, cumulative, terminations, truncations = parsed
+        session.restore(snap)
+        self._np_random = rng
+        self.agents = agents
+        self.agent_selection = selection
+        self.rewards, self._cumulative_rewards = rewards, cumulative
+        self.terminations, self.truncations = terminations, truncations
         self.infos = {a: {} for a in self.agents}
-        if self.session.terminal or self.session.truncated:
+        if session.terminal or session.truncated:
             for a in self.agents:
-                self.infos[a] = self.session.info(self._index[a])
-        elif self.session.current_player >= 0:
-            self.infos[self.agent_selection] = self.session.info(self.session.current_player)
+                self.infos[a] = session.info(self._index[a])
+        elif session.current_player >= 0:
+            self.infos[self.agent_selection] = session.info(session.current_player)
 
     # ---------------------------------------------------------------- render
     def render(self) -> str | None:

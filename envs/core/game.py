@@ -79,7 +79,30 @@ class GameRules(ABC, Generic[S]):
 
     @abstractmethod
     def from_json(self, data: Any) -> S:
-        """Inverse of ``to_json``; raises ``KeyError``/``TypeError``/``ValueError`` on malformed data."""
+        """Inverse of ``to_json``; raises ``KeyError``/``TypeError``/``ValueError`` on malformed data.
+
+        ``data`` comes from untrusted bytes (DESIGN §5: snapshots may be forged): read every field with its
+        exact type and range (``turngym.envs.core.session.read_int`` and friends), and build a new state
+        without keeping references into ``data``.
+        """
+
+    def validate_state(self, s: S) -> None:
+        """Raises ``ValueError`` when ``s`` is a state the rules cannot reach.
+
+        Called on every state restored from a snapshot (``load_state``), after ``from_json`` checked the
+        types and ranges. Games override it with their invariants (a card dealt twice, stakes the betting
+        cannot produce, a turn counter that disagrees with the history, ...): an accepted snapshot must
+        never make a later ``step``, observation, info or render raise, and must never show an agent a
+        view that no real game shows (sessions cache views per information state, across envs).
+        Replaying the recorded history from the start, as Kuhn poker and Leduc hold'em do, is the
+        simplest complete check. The default accepts every state ``from_json`` accepts.
+        """
+
+    def load_state(self, data: Any) -> S:
+        """``from_json`` then ``validate_state``: the one way sessions restore a state from a snapshot."""
+        s = self.from_json(data)
+        self.validate_state(s)
+        return s
 
     def copy_state(self, s: S) -> S:
         """Independent copy of a state."""

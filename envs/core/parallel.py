@@ -17,7 +17,16 @@ from pettingzoo import ParallelEnv
 from turngym.envs.core.agent_api import accepts_rng
 from turngym.envs.core.errors import SnapshotError
 from turngym.envs.core.render import render_text
-from turngym.envs.core.session import decode_snapshot, encode_snapshot, rng_from_state, rng_state
+from turngym.envs.core.session import (
+    RESET_FIRST,
+    encode_snapshot,
+    parsed_snapshot,
+    read_dict,
+    read_int,
+    read_list,
+    rng_from_state,
+    rng_state,
+)
 from turngym.envs.core.simultaneous import SimultaneousGame, SimultaneousSession
 from turngym.envs.core.single import check_seat, resolve_opponents
 from turngym.envs.core.text_env import TextEnv
@@ -111,6 +120,8 @@ class GameParallelEnv(ParallelEnv):
             ValueError: ``actions`` names an agent that is not in ``possible_agents``.
             RuntimeError: every agent is done (call ``reset``).
         """
+        if self.session.state is None:
+            raise RuntimeError(f"step() called before reset(); {RESET_FIRST}")
         if not self.agents:
             raise RuntimeError("step() called after every agent is done; call reset()")
         if not isinstance(actions, dict):
@@ -139,24 +150,34 @@ class GameParallelEnv(ParallelEnv):
     # ------------------------------------------------------------- snapshots
     def get_state(self) -> bytes:
         """Snapshot of the game, the env RNG and the live agents (JSON bytes, never pickle)."""
+        if self.session.state is None:
+            raise RuntimeError(f"get_state() called before reset(); {RESET_FIRST}")
         return encode_snapshot(
             self.env_id,
             {"session": self.session.dump(), "rng": rng_state(self.np_random), "agents": list(self.agents)},
         )
 
     def set_state(self, blob: bytes) -> None:
-        """Restores a ``get_state`` snapshot (``SnapshotError`` on foreign or malformed bytes)."""
-        data = decode_snapshot(self.env_id, blob)
-        try:
-            agents = [str(a) for a in data["agents"]]
-            if any(a not in self._index for a in agents):
-                raise ValueError(f"unknown agents {agents}")
-            rng = rng_from_state(data["rng"])
-            self.session.load(data["session"])
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise SnapshotError(f"malformed snapshot: {e!r}") from None
+        """Restores a ``get_state`` snapshot; atomic: ``SnapshotError`` (only) leaves the env unchanged.
+
+        Every agent is live until the episode ends, when all leave together (``step``).
+        """
+
+        def parse(data: dict[str, Any]) -> tuple[Any, ...]:
+            fields = read_dict(data, "snapshot", ("session", "rng", "agents"))
+            agents = read_list(fields["agents"], "agents", max_length=len(self.possible_agents))
+            rng = rng_from_state(fields["rng"])
+            snap = self.session.parse(fields["session"])
+            over = snap.truncated or self.game.is_terminal(snap.state)
+            if agents != ([] if over else self.possible_agents):
+                raise SnapshotError(f"agents {str(agents)[:120]} do not match the game "
+                                    f"({'over' if over else 'every agent live'})")
+            return snap, rng, agents
+
+        snap, rng, agents = parsed_snapshot(self.env_id, blob, parse)
+        self.session.restore(snap)
         self._np_random = rng
-        self.agents = agents
+        self.agents = list(agents)
 
     # ---------------------------------------------------------------- render
     def render(self) -> str | None:
@@ -227,6 +248,8 @@ class SimultaneousSingleAgentEnv(TextEnv):
     def step(self, action: Any):
         """Plays the learner's action together with the opponents' (see the class docstring)."""
         session = self.session
+        if session.state is None:
+            raise RuntimeError(f"step() called before reset(); {RESET_FIRST}")
         if session.terminal or session.truncated:
             raise RuntimeError("step() called after the episode ended; call reset()")
         n = self.game.num_players
@@ -263,22 +286,25 @@ class SimultaneousSingleAgentEnv(TextEnv):
     # ------------------------------------------------------------- snapshots
     def get_state(self) -> bytes:
         """Snapshot of the game, the env RNG and the seat (JSON bytes, never pickle)."""
+        if self.session.state is None:
+            raise RuntimeError(f"get_state() called before reset(); {RESET_FIRST}")
         return encode_snapshot(
             self.env_id,
             {"session": self.session.dump(), "rng": rng_state(self.np_random), "seat": self.seat},
         )
 
     def set_state(self, blob: bytes) -> None:
-        """Restores a ``get_state`` snapshot (``SnapshotError`` on foreign or malformed bytes)."""
-        data = decode_snapshot(self.env_id, blob)
-        try:
-            seat = int(data["seat"])
-            if not 0 <= seat < self.game.num_players:
-                raise ValueError(f"seat {seat} out of range")
-            rng = rng_from_state(data["rng"])
-            self.session.load(data["session"])
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise SnapshotError(f"malformed snapshot: {e!r}") from None
+        """Restores a ``get_state`` snapshot; atomic: ``SnapshotError`` (only) leaves the env unchanged."""
+
+        def parse(data: dict[str, Any]) -> tuple[Any, ...]:
+            fields = read_dict(data, "snapshot", ("session", "rng", "seat"))
+            seat = read_int(fields["seat"], 0, self.game.num_players - 1, "seat")
+            if self.seat_arg != "random" and seat != self.seat_arg:
+                raise SnapshotError(f"snapshot seats the learner at {seat}; this env seats it at {self.seat_arg}")
+            return self.session.parse(fields["session"]), rng_from_state(fields["rng"]), seat
+
+        snap, rng, seat = parsed_snapshot(self.env_id, blob, parse)
+        self.session.restore(snap)
         self._np_random = rng
         self.seat = seat
 

@@ -7,7 +7,10 @@ the bad-input handling and the snapshot format are written once.
 from __future__ import annotations
 
 import json
-from typing import Any
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import gymnasium
 import numpy as np
@@ -23,6 +26,9 @@ OBS_MODES = ("text", "vector")
 SNAPSHOT_VERSION = 1
 _MAX_CACHED_VIEWS = 1 << 16
 _TWO_POW_MINUS_53 = 1.0 / 9007199254740992.0
+T = TypeVar("T")
+#: What the error of ``step()`` (and ``get_state()``) on an env that was never reset says to do.
+RESET_FIRST = "call reset() first"
 
 
 class View:
@@ -340,37 +346,183 @@ class GameSession:
             "truncated": self.truncated,
         }
 
-    def load(self, data: dict[str, Any]) -> None:
-        """Restores ``dump`` output."""
-        self.state = self.game.from_json(data["game"])
+    def parse(self, data: Any) -> SessionSnapshot:
+        """Validates ``dump`` output into a ``SessionSnapshot`` without touching the session.
+
+        Front ends parse every part of a snapshot first and commit with ``restore`` only when all of it is
+        valid, so a rejected snapshot leaves the env exactly as it was (atomic ``set_state``).
+
+        Raises:
+            SnapshotError: (or any of ``SNAPSHOT_ERRORS``, which ``set_state`` turns into one) when the
+                data is malformed or describes a state the rules cannot reach.
+        """
+        game = self.game
+        fields = read_dict(data, "session", ("game", "turn", "errors", "truncated"))
+        state = game.load_state(fields["game"])
+        turn = read_int(fields["turn"], 0, self.max_turns, "session turn")
+        errors = [read_message(e, "session errors") for e in read_list(fields["errors"], "session errors",
+                                                                        game.num_players)]
+        truncated = read_bool(fields["truncated"], "session truncated")
+        terminal = game.is_terminal(state)
+        # ``act`` truncates exactly when the turn cap is reached before the game ended, and no turn follows.
+        if truncated != (turn >= self.max_turns and not terminal):
+            raise SnapshotError(f"truncated={truncated} does not match turn {turn} of {self.max_turns} "
+                                f"(game over: {terminal})")
+        if self.chance == "sample" and not terminal and game.chance_pending(state):
+            # Sampled chance is resolved inside every step, so a session never rests at a chance event.
+            raise SnapshotError("snapshot stops at a pending chance event, which a sampling session never does")
+        return SessionSnapshot(state, turn, errors, truncated)
+
+    def restore(self, snap: SessionSnapshot) -> None:
+        """Commits a ``parse`` result (cannot fail: everything was checked by ``parse``)."""
+        self.state = snap.state
+        self.turn = snap.turn
+        self.errors = list(snap.errors)
+        self.truncated = snap.truncated
         self._changed()
-        self.turn = int(data["turn"])
-        errors = list(data["errors"])
-        if len(errors) != self.game.num_players:
-            raise ValueError("wrong number of players in snapshot")
-        self.errors = errors
-        self.truncated = bool(data["truncated"])
+
+    def load(self, data: Any) -> None:
+        """Restores ``dump`` output (``parse`` then ``restore``)."""
+        self.restore(self.parse(data))
 
 
 def encode_snapshot(env_id: str, payload: dict[str, Any]) -> bytes:
     """Serializes a snapshot as JSON bytes (never pickle: restoring must be safe on foreign bytes)."""
-    return json.dumps({"env_id": env_id, "version": SNAPSHOT_VERSION, **payload}).encode("utf-8")
+    return json.dumps({"env_id": env_id, "version": SNAPSHOT_VERSION, **payload}, allow_nan=False).encode("utf-8")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses to inf
+        raise ValueError(f"number {text[:40]!r} is out of range")
+    return value
+
+
+#: Strict JSON: no ``NaN``/``Infinity`` constants, no float that overflows to ``inf``.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
 
 
 def decode_snapshot(env_id: str, blob: bytes) -> dict[str, Any]:
-    """Parses and checks snapshot bytes; raises ``SnapshotError`` on anything else."""
+    """Parses and checks snapshot bytes; raises ``SnapshotError`` (and only that) on anything else.
+
+    Python's ``json`` reads ``NaN``/``Infinity`` and ``1e999`` as floats, raises ``ValueError`` on integers of
+    more than 4,300 digits and ``RecursionError`` on deep nesting (``b"[" * 200000``): snapshots are
+    strict JSON, so all of these are malformed bytes.
+    """
     if not isinstance(blob, (bytes, bytearray)):
         raise SnapshotError(f"set_state expected bytes from get_state(), got {type(blob).__name__}")
     try:
-        data = json.loads(bytes(blob).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SnapshotError(f"snapshot is not valid JSON: {e}") from None
+        data = _DECODER.decode(bytes(blob).decode("utf-8"))
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise SnapshotError(f"snapshot is not valid JSON: {type(e).__name__}: {str(e)[:200]}") from None
     if not isinstance(data, dict) or data.get("env_id") != env_id:
         got = data.get("env_id") if isinstance(data, dict) else type(data).__name__
-        raise SnapshotError(f"snapshot is for env {got!r}, this env is {env_id!r}")
-    if data.get("version") != SNAPSHOT_VERSION:
-        raise SnapshotError(f"snapshot version {data.get('version')!r}, expected {SNAPSHOT_VERSION}")
+        raise SnapshotError(f"snapshot is for env {str(got)[:80]!r}, this env is {env_id!r}")
+    if type(data.get("version")) is not int or data["version"] != SNAPSHOT_VERSION:
+        raise SnapshotError(f"snapshot version {str(data.get('version'))[:40]!r}, expected {SNAPSHOT_VERSION}")
     return data
+
+
+def parsed_snapshot(env_id: str, blob: bytes, parse: Callable[[dict[str, Any]], T]) -> T:
+    """``parse(decode_snapshot(env_id, blob))`` with every parsing error raised as ``SnapshotError``.
+
+    ``parse`` builds new objects and must not touch the env; the caller commits its result afterwards, so
+    a rejected snapshot leaves the env as it was (atomic ``set_state``).
+    """
+    data = decode_snapshot(env_id, blob)
+    try:
+        return parse(data)
+    except SnapshotError:
+        raise
+    except SNAPSHOT_ERRORS as e:
+        raise SnapshotError(f"malformed snapshot: {type(e).__name__}: {str(e)[:300]}") from None
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    """A validated ``GameSession`` snapshot, ready to commit with ``GameSession.restore``."""
+
+    state: Any
+    turn: int
+    errors: list[str | None]
+    truncated: bool
+
+
+# -------------------------------------------------------------- strict snapshot field readers
+# Snapshots are untrusted input (DESIGN §5): every field is read with its exact JSON type (``int()`` would
+# take ``true``, ``2.7`` and ``"3"``) and its range, so a forged value fails here instead of later.
+
+#: What reading a forged snapshot may raise besides ``SnapshotError``; ``set_state`` turns each into one.
+SNAPSHOT_ERRORS = (LookupError, TypeError, ValueError, AttributeError, ArithmeticError, RecursionError)
+#: Longest message (an invalid-action error or notice) a snapshot may carry; real ones are a few hundred chars.
+MAX_MESSAGE_CHARS = 4096
+
+
+def read_int(value: Any, low: int | None, high: int | None, what: str) -> int:
+    """``value`` if it is a JSON integer (not a bool) in ``[low, high]`` (None: unbounded)."""
+    if type(value) is not int:
+        raise SnapshotError(f"{what}: expected an int, got {type(value).__name__}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise SnapshotError(f"{what}: {str(value)[:40]} outside [{low}, {high}]")
+    return value
+
+
+def read_bool(value: Any, what: str) -> bool:
+    """``value`` if it is a JSON boolean."""
+    if type(value) is not bool:
+        raise SnapshotError(f"{what}: expected true or false, got {type(value).__name__}")
+    return value
+
+
+def read_number(value: Any, what: str, bound: float = 1e300) -> int | float:
+    """``value`` if it is a JSON number (not a bool) with ``abs(value) <= bound``, kept as it is.
+
+    Kept as ``int`` or ``float`` so that ``get_state`` after ``set_state(s)`` gives ``s`` byte for byte.
+    """
+    if type(value) not in (int, float) or not abs(value) <= bound:  # ``not <=`` also rejects NaN
+        raise SnapshotError(f"{what}: expected a number within +-{bound:g}, got {str(value)[:40]}")
+    return value
+
+
+def read_list(value: Any, what: str, length: int | None = None, max_length: int | None = None) -> list[Any]:
+    """``value`` if it is a JSON array of ``length`` items (or at most ``max_length``)."""
+    if type(value) is not list:
+        raise SnapshotError(f"{what}: expected a list, got {type(value).__name__}")
+    if length is not None and len(value) != length:
+        raise SnapshotError(f"{what}: expected {length} items, got {len(value)}")
+    if max_length is not None and len(value) > max_length:
+        raise SnapshotError(f"{what}: expected at most {max_length} items, got {len(value)}")
+    return value
+
+
+def read_int_list(value: Any, low: int, high: int, what: str, length: int | None = None,
+                  max_length: int | None = None) -> list[int]:
+    """A JSON array of ints in ``[low, high]`` (see ``read_list`` for the length arguments)."""
+    return [read_int(x, low, high, what) for x in read_list(value, what, length, max_length)]
+
+
+def read_dict(value: Any, what: str, keys: Sequence[str] = ()) -> dict[str, Any]:
+    """``value`` if it is a JSON object holding every key in ``keys``."""
+    if type(value) is not dict:
+        raise SnapshotError(f"{what}: expected an object, got {type(value).__name__}")
+    missing = [k for k in keys if k not in value]
+    if missing:
+        raise SnapshotError(f"{what}: missing {', '.join(missing)}")
+    return value
+
+
+def read_message(value: Any, what: str) -> str | None:
+    """``None`` or a message string shown to an agent (bounded, valid UTF-8: no lone surrogates)."""
+    if value is None:
+        return None
+    if type(value) is not str or len(value) > MAX_MESSAGE_CHARS:
+        raise SnapshotError(f"{what}: expected null or a string of at most {MAX_MESSAGE_CHARS} chars")
+    value.encode("utf-8")  # UnicodeEncodeError (a ValueError) on lone surrogates
+    return value
 
 
 def rng_state(rng: np.random.Generator) -> dict[str, Any]:
@@ -378,11 +530,42 @@ def rng_state(rng: np.random.Generator) -> dict[str, Any]:
     return rng.bit_generator.state
 
 
-def rng_from_state(state: dict[str, Any]) -> np.random.Generator:
-    """Rebuilds a numpy Generator from ``rng_state`` output."""
-    name = state["bit_generator"]
-    if name not in ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937"):
-        raise ValueError(f"unknown bit generator {name!r}")
-    bitgen = getattr(np.random, name)()
-    bitgen.state = state
+#: Bit generators whose state is JSON (two 128-bit words); the others hold numpy arrays, which no
+#: snapshot can carry. Gymnasium seeds PCG64.
+_JSON_BIT_GENERATORS = ("PCG64", "PCG64DXSM")
+_U128 = (1 << 128) - 1
+_U32 = (1 << 32) - 1
+#: Seeds the bit generator that ``rng_from_state`` overwrites at once: a fixed seed skips the OS entropy read
+#: that ``PCG64()`` makes on every restore (tree search restores constantly).
+_PLACEHOLDER_SEED = np.random.SeedSequence(0)
+
+
+def rng_from_state(state: Any) -> np.random.Generator:
+    """Rebuilds a numpy Generator from ``rng_state`` output, checking every field first.
+
+    numpy itself raises ``OverflowError`` on a negative or too large state word and accepts states that
+    seeding never produces (an even increment), so the fields are checked here.
+
+    Raises:
+        SnapshotError: unknown bit generator, missing or extra keys, or words out of range.
+    """
+    fields = read_dict(state, "rng", ("bit_generator", "state", "has_uint32", "uinteger"))
+    name = fields["bit_generator"]
+    if name not in _JSON_BIT_GENERATORS or set(fields) != {"bit_generator", "state", "has_uint32", "uinteger"}:
+        raise SnapshotError(f"rng: expected the state of one of {', '.join(_JSON_BIT_GENERATORS)}, got "
+                            f"{str(name)[:40]!r} with keys {sorted(map(str, fields))[:8]}")
+    words = read_dict(fields["state"], "rng state", ("state", "inc"))
+    if set(words) != {"state", "inc"}:
+        raise SnapshotError("rng state: expected exactly the keys state and inc")
+    inc = read_int(words["inc"], 0, _U128, "rng increment")
+    if inc % 2 == 0:  # PCG streams always have an odd increment
+        raise SnapshotError("rng increment: must be odd")
+    clean = {
+        "bit_generator": name,
+        "state": {"state": read_int(words["state"], 0, _U128, "rng state word"), "inc": inc},
+        "has_uint32": read_int(fields["has_uint32"], 0, 1, "rng has_uint32"),
+        "uinteger": read_int(fields["uinteger"], 0, _U32, "rng uinteger"),
+    }
+    bitgen = getattr(np.random, name)(_PLACEHOLDER_SEED)
+    bitgen.state = clean
     return np.random.Generator(bitgen)

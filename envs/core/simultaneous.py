@@ -23,21 +23,21 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import gymnasium
 import numpy as np
 
 from turngym.envs.core.contract import add_outcome, game_task
-from turngym.envs.core.errors import ConfigError
+from turngym.envs.core.errors import ConfigError, SnapshotError
 from turngym.envs.core.game import GameRules
 from turngym.envs.core.parsing import MAX_ACTION_CHARS, parse_action
-from turngym.envs.core.session import check_obs_mode
+from turngym.envs.core.session import check_obs_mode, read_bool, read_dict, read_int, read_list, read_message
 from turngym.envs.core.spaces import Text, truncate
 from turngym.envs.core.state_key import cached_state_key as _state_key
 
 S = TypeVar("S")
-
 
 
 class SimultaneousGame(GameRules[S]):
@@ -276,24 +276,53 @@ class SimultaneousSession:
             "truncated": self.truncated,
         }
 
-    def load(self, data: dict[str, Any]) -> None:
-        """Restores ``dump`` output (``KeyError``/``TypeError``/``ValueError`` on malformed data)."""
+    def parse(self, data: Any) -> SimultaneousSnapshot:
+        """Validates ``dump`` output into a ``SimultaneousSnapshot`` without touching the session.
+
+        Front ends parse every part of a snapshot first and commit with ``restore`` only when all of it
+        is valid, so a rejected snapshot leaves the env exactly as it was (atomic ``set_state``).
+
+        Raises:
+            SnapshotError: (or one of ``SNAPSHOT_ERRORS``, which ``set_state`` turns into one) when the
+                data is malformed or describes a state the rules cannot reach.
+        """
         n = self.game.num_players
-        state = self.game.from_json(data["game"])
-        errors, notices = list(data["errors"]), list(data["notices"])
-        if len(errors) != n or len(notices) != n:
-            raise ValueError("wrong number of players in snapshot")
-        if not all(e is None or isinstance(e, str) for e in errors + notices):
-            raise TypeError("errors and notices must be strings or null")
-        turn, truncated = int(data["turn"]), bool(data["truncated"])
-        if turn < 0:
-            raise ValueError(f"negative turn {turn}")
-        self.state = state
-        self.turn = turn
-        self.errors = errors
-        self.notices = notices
-        self.truncated = truncated
+        fields = read_dict(data, "session", ("game", "turn", "errors", "notices", "truncated"))
+        state = self.game.load_state(fields["game"])
+        errors = [read_message(e, "session errors") for e in read_list(fields["errors"], "session errors", n)]
+        notices = [read_message(e, "session notices") for e in read_list(fields["notices"], "session notices", n)]
+        turn = read_int(fields["turn"], 0, self.max_turns, "session turn")
+        truncated = read_bool(fields["truncated"], "session truncated")
+        terminal = self.game.is_terminal(state)
+        # ``act`` truncates exactly when the turn cap is reached before the game ended, and no turn follows.
+        if truncated != (turn >= self.max_turns and not terminal):
+            raise SnapshotError(f"truncated={truncated} does not match turn {turn} of {self.max_turns} "
+                                f"(game over: {terminal})")
+        return SimultaneousSnapshot(state, turn, errors, notices, truncated)
+
+    def restore(self, snap: SimultaneousSnapshot) -> None:
+        """Commits a ``parse`` result (cannot fail: everything was checked by ``parse``)."""
+        self.state = snap.state
+        self.turn = snap.turn
+        self.errors = list(snap.errors)
+        self.notices = list(snap.notices)
+        self.truncated = snap.truncated
         self._changed()
 
+    def load(self, data: Any) -> None:
+        """Restores ``dump`` output (``parse`` then ``restore``)."""
+        self.restore(self.parse(data))
 
-__all__ = ["SimultaneousGame", "SimultaneousSession", "parse_action"]
+
+@dataclass(frozen=True)
+class SimultaneousSnapshot:
+    """A validated ``SimultaneousSession`` snapshot, ready to commit with ``SimultaneousSession.restore``."""
+
+    state: Any
+    turn: int
+    errors: list[str | None]
+    notices: list[str | None]
+    truncated: bool
+
+
+__all__ = ["SimultaneousGame", "SimultaneousSession", "SimultaneousSnapshot", "parse_action"]

@@ -15,9 +15,13 @@ from turngym.envs.core.errors import ConfigError, SnapshotError
 from turngym.envs.core.game import TurnGame
 from turngym.envs.core.render import render_text
 from turngym.envs.core.session import (
+    RESET_FIRST,
     GameSession,
-    decode_snapshot,
     encode_snapshot,
+    parsed_snapshot,
+    read_bool,
+    read_dict,
+    read_int,
     rng_from_state,
     rng_state,
 )
@@ -127,6 +131,8 @@ class GameSingleAgentEnv(TextEnv):
     def step(self, action: Any):
         """Plays the learner's action, then the opponents'."""
         session = self.session
+        if session.state is None:
+            raise RuntimeError(f"step() called before reset(); {RESET_FIRST}")
         if session.terminal or session.truncated:
             if self._ended_before_first_turn:
                 self._ended_before_first_turn = False
@@ -178,6 +184,8 @@ class GameSingleAgentEnv(TextEnv):
     # ------------------------------------------------------------- snapshots
     def get_state(self) -> bytes:
         """Snapshot of the game, the env RNG, the seat and the learner's turn count."""
+        if self.session.state is None:
+            raise RuntimeError(f"get_state() called before reset(); {RESET_FIRST}")
         return encode_snapshot(
             self.env_id,
             {
@@ -190,19 +198,37 @@ class GameSingleAgentEnv(TextEnv):
         )
 
     def set_state(self, blob: bytes) -> None:
-        """Restores a ``get_state`` snapshot (``SnapshotError`` on foreign or malformed bytes)."""
-        data = decode_snapshot(self.env_id, blob)
-        try:
-            self.session.load(data["session"])
-            self._np_random = rng_from_state(data["rng"])
-            seat = int(data["seat"])
-            if not 0 <= seat < self.game.num_players:
-                raise ValueError(f"seat {seat} out of range")
-            self.seat = seat
-            self.learner_turns = int(data["learner_turns"])
-            self._ended_before_first_turn = bool(data.get("ended_before_first_turn", False))
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise SnapshotError(f"malformed snapshot: {e!r}") from None
+        """Restores a ``get_state`` snapshot; atomic: ``SnapshotError`` (only) leaves the env unchanged.
+
+        Besides the game state (``TurnGame.validate_state``), the snapshot must be one this env can be
+        in: the learner's seat (fixed unless ``seat="random"``) is to act unless the episode is over,
+        and the learner never took more turns than the session.
+        """
+        game = self.game
+
+        def parse(data: dict[str, Any]) -> tuple[Any, ...]:
+            fields = read_dict(data, "snapshot", ("session", "rng", "seat", "learner_turns"))
+            session = self.session.parse(fields["session"])
+            rng = rng_from_state(fields["rng"])
+            seat = read_int(fields["seat"], 0, game.num_players - 1, "seat")
+            if self.seat_arg != "random" and seat != self.seat_arg:
+                raise SnapshotError(f"snapshot seats the learner at {seat}; this env seats it at {self.seat_arg}")
+            learner_turns = read_int(fields["learner_turns"], 0, session.turn, "learner_turns")
+            ended = read_bool(fields.get("ended_before_first_turn", False), "ended_before_first_turn")
+            over = session.truncated or game.is_terminal(session.state)
+            # Opponents always play up to the learner's decision, so an ongoing game waits for the learner.
+            if not over and game.current_player(session.state) != seat:
+                raise SnapshotError(f"the learner (seat {seat}) is not to act in an ongoing game")
+            if ended and (not over or learner_turns):
+                raise SnapshotError("ended_before_first_turn set, but the learner has played or the game goes on")
+            return session, rng, seat, learner_turns, ended
+
+        session, rng, seat, learner_turns, ended = parsed_snapshot(self.env_id, blob, parse)
+        self.session.restore(session)
+        self._np_random = rng
+        self.seat = seat
+        self.learner_turns = learner_turns
+        self._ended_before_first_turn = ended
 
     def render(self) -> str | None:
         """The learner's text view (``ansi`` returns it, ``human`` prints it)."""

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from turngym.envs.core.errors import ConfigError
+from turngym.envs.core.session import read_bool, read_dict, read_int_list, read_list
 from turngym.envs.core.simultaneous import SimultaneousGame
 from turngym.envs.dilemmas.metrics import cooperation_rate, social_outcomes
 
@@ -301,17 +302,20 @@ class RepeatedStageGame(SimultaneousGame[MatrixState]):
         return data
 
     def from_json(self, data: Any) -> MatrixState:
-        """Rebuilds a state from ``to_json`` output, checking every move."""
-        history = [tuple(int(a) for a in joint) for joint in data["history"]]
-        if len(history) > self.rounds:
-            raise ValueError(f"{len(history)} rounds in a {self.rounds}-round game")
-        stopped = data.get("stopped", False)
-        if not isinstance(stopped, bool) or (stopped and (self.continuation is None or not history)):
-            raise ValueError(f"invalid stop flag {stopped!r}")
+        """Rebuilds a state from ``to_json`` output by replaying every move (the scores follow from them).
+
+        A stop flag is reachable only under a random horizon, after a round played below the cap.
+        """
+        fields = read_dict(data, "matrix game state", ("history",))
+        rows = read_list(fields["history"], "history", max_length=self.rounds)
+        history = [tuple(read_int_list(joint, 0, self.num_actions - 1, "joint action", length=self.num_players))
+                   for joint in rows]
+        stopped = read_bool(fields.get("stopped", False), "stopped")
+        if stopped and (self.continuation is None or not history or len(history) >= self.rounds):
+            raise ValueError(f"stop flag after {len(history)} of {self.rounds} rounds"
+                             + (" in a fixed-horizon game" if self.continuation is None else ""))
         s = self.new_state()
         for joint in history:
-            if len(joint) != self.num_players or not all(0 <= a < self.num_actions for a in joint):
-                raise ValueError(f"malformed joint action {joint}")
             self._play(s, joint)
         s.stopped = stopped
         return s

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from turngym.envs.core.errors import ConfigError
+from turngym.envs.core.session import read_dict, read_int_list, read_list, rng_from_state
 from turngym.envs.core.simultaneous import SimultaneousGame
 from turngym.envs.dilemmas.docs import PARALLEL_ARGS, SINGLE_ARGS, default_max_turns
 from turngym.envs.dilemmas.frontends import DilemmaParallelEnv, DilemmaSingleAgentEnv
@@ -245,18 +246,19 @@ class SpatialPD:
             t, played = int(state["t"]), int(state["played"])
             rewards = np.asarray(state["rewards"], dtype=np.float64).reshape(played, self.num_agents)
             coop = np.asarray(state["coop"], dtype=np.float64).reshape(played)
-            bitgen = np.random.PCG64()
-            bitgen.state = state["rng"]
-        except (KeyError, TypeError, ValueError) as e:
+            rng = rng_from_state(state["rng"])
+        except (LookupError, TypeError, ValueError, ArithmeticError) as e:  # SnapshotError is a ValueError
             raise ValueError(f"malformed SpatialPD state: {e!r}") from None
         if moves.shape != (self.num_agents,) or ((moves != 0) & (moves != 1)).any():
             raise ValueError("malformed SpatialPD state: moves")
         if not 0 <= played <= t <= self.horizon:
             raise ValueError(f"malformed SpatialPD state: t={t}, played={played}")
+        if not (np.isfinite(rewards).all() and ((coop >= 0) & (coop <= 1)).all()):
+            raise ValueError("malformed SpatialPD state: rewards or cooperation rates out of range")
         self.moves, self.t, self._played = moves.astype(np.int8), t, played
         self._rewards[:played] = rewards
         self._coop_steps[:played] = coop
-        self.rng = np.random.Generator(bitgen)
+        self.rng = rng
 
 
 # ---------------------------------------------------------- SimultaneousGame adapter (dict API, text)
@@ -381,14 +383,12 @@ class SpatialPDGame(SimultaneousGame[LatticeState]):
         return {"history": [m.tolist() for m in s.history]}
 
     def from_json(self, data: Any) -> LatticeState:
-        """Rebuilds a state from ``to_json`` output, checking every move."""
-        history = [np.asarray(m, dtype=np.int64) for m in data["history"]]
-        if not 1 <= len(history) <= self.horizon + 1:
-            raise ValueError(f"{len(history)} move arrays for a {self.horizon}-step game")
-        for m in history:
-            if m.shape != (self.num_players,) or ((m != 0) & (m != 1)).any():
-                raise ValueError("malformed moves in snapshot")
-        moves = [m.astype(np.int8) for m in history]
+        """Rebuilds a state from ``to_json`` output, checking every move (exact JSON ints 0 or 1)."""
+        rows = read_list(read_dict(data, "lattice state", ("history",))["history"], "history",
+                         max_length=self.horizon + 1)
+        if not rows:
+            raise ValueError("a lattice state holds at least the initial moves")
+        moves = [np.array(read_int_list(m, 0, 1, "moves", length=self.num_players), dtype=np.int8) for m in rows]
         rewards = [lattice_rewards(m, self.size, self.dr) for m in moves[1:]]
         return LatticeState(moves, rewards, None)
 

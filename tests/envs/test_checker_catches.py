@@ -7,10 +7,11 @@ import random
 import pytest
 
 import turngym.envs as te
-from turngym.envs.cards.kuhn import ENV_ID, KuhnGame, KuhnPokerAEC, KuhnPokerEnv
+from turngym.envs.cards.kuhn import ENV_ID, KuhnGame, KuhnPokerAEC, KuhnPokerEnv, KuhnState
 from turngym.envs.core.checker import ConformanceError
 from turngym.envs.core.parallel import GameParallelEnv, SimultaneousSingleAgentEnv
 from turngym.envs.core.registry import EnvInfo, register_env, unregister_env
+from turngym.envs.core.session import parsed_snapshot
 from turngym.envs.dilemmas.rps import RockPaperScissorsEnv, RockPaperScissorsGame, RockPaperScissorsParallel
 
 
@@ -107,6 +108,50 @@ def test_bad_input_that_changes_state_is_caught(monkeypatch):
     monkeypatch.setattr(session_mod.GameSession, "act", act)
     with pytest.raises(ConformanceError, match="bad input"):
         te.check_env(te.make(ENV_ID), cross_process=False)
+
+
+# ------------------------------------------------------------------ forged snapshots
+NON_ATOMIC_ID = "turngym/BrokenNonAtomic-v0"
+
+
+class NonAtomicKuhnAEC(KuhnPokerAEC):
+    """Commits the game part of a snapshot before checking the rest (the RNG, the agents): a rejected
+    snapshot then leaves the env half-restored, as Kuhn's, Leduc's and Dhumbal's set_state did."""
+
+    def __init__(self, obs_mode="text", max_turns=20):
+        super(KuhnPokerAEC, self).__init__(KuhnGame(), NON_ATOMIC_ID, obs_mode, max_turns, 0.0, "sample", None)
+
+    def set_state(self, blob):
+        self.session.restore(parsed_snapshot(self.env_id, blob, lambda data: self.session.parse(data["session"])))
+        super().set_state(blob)  # the full check, which may still raise SnapshotError
+
+
+class UncheckedKuhnGame(KuhnGame):
+    """Restores any ints as cards and bets: no type, range or reachability check."""
+
+    def from_json(self, data):
+        s = KuhnState(cards=[int(c) for c in data["cards"]], history=[int(a) for a in data["history"]])
+        s.bets = "".join("pb"[a % 2] for a in s.history)
+        return s
+
+    def validate_state(self, s):
+        pass
+
+
+def test_non_atomic_set_state_is_caught():
+    register_env(EnvInfo(NON_ATOMIC_ID, "cards", KuhnPokerEnv, aec=NonAtomicKuhnAEC, modes=("text", "vector")))
+    try:
+        with pytest.raises(ConformanceError, match=r"snapshot forgery.*not atomic"):
+            te.check_multiagent_env(te.make_aec(NON_ATOMIC_ID), cross_process=False)
+    finally:
+        unregister_env(NON_ATOMIC_ID)
+
+
+def test_accepting_an_impossible_snapshot_is_caught(broken):
+    env_id = broken(UncheckedKuhnGame, "Unchecked")
+    # A card outside J/Q/K, or bets after the hand ended, pass set_state and break a later view or step.
+    with pytest.raises(ConformanceError, match=r"snapshot forgery.*accepted it, then"):
+        te.check_multiagent_env(te.make_aec(env_id), cross_process=False)
 
 
 # ------------------------------------------------------------------ Parallel (simultaneous-move) envs

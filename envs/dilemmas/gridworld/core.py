@@ -27,6 +27,7 @@ again at step ``t+D+1``, where ``D = tag_duration``.
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -174,7 +175,7 @@ class GridGame(SimultaneousGame[GridState]):
         self._legend = "Legend: " + ", ".join(f"{ch} {LEGEND[ch]}" for ch in shown) + "."
         self._layouts: dict[tuple[str, ...], Layout] = {}
         self._rules: str | None = None
-        self._restored: dict[tuple[Any, ...], GridState] = {}  # snapshot fields -> checked state (small FIFO)
+        self._restored: dict[str, GridState] = {}  # snapshot fields -> checked state (small FIFO)
         if self.layout is not None:
             self._layouts[self.layout.rows] = self.layout
 
@@ -515,7 +516,8 @@ class GridGame(SimultaneousGame[GridState]):
     def from_json(self, data: Any) -> GridState:
         """Rebuilds and checks a ``to_json`` state (``KeyError``/``TypeError``/``ValueError`` when malformed)."""
         try:
-            key = tuple(data[k] if isinstance(data[k], (str, int)) else tuple(data[k]) for k in _SNAPSHOT_KEYS)
+            # Canonical JSON as the key: it tells ``true`` from ``1`` and ``-0.0`` from ``0``, which a tuple does not.
+            key = json.dumps([data[k] for k in _SNAPSHOT_KEYS])
             hit = self._restored.get(key)
             if hit is not None:  # search and the conformance battery restore the same snapshot many times
                 state = hit.copy()
@@ -533,6 +535,9 @@ class GridGame(SimultaneousGame[GridState]):
         rows = data["map"]
         if not isinstance(rows, list) or not all(isinstance(r, str) for r in rows):
             raise TypeError("map must be a list of strings")
+        if self.layout is not None and tuple(rows) != self.layout.rows:
+            # A fixed map (classic or custom) is part of the env's configuration, not of its state.
+            raise ValueError(f"the snapshot's map is not this env's {self.map_kind} map")
         layout = self._layout_of(tuple(rows))
         shape = layout.shape
         n = self.num_players
@@ -554,10 +559,21 @@ class GridGame(SimultaneousGame[GridState]):
         removed_hist = np.zeros((self.horizon, n), dtype=bool)
         reward_hist[:t] = unpack_floats(data["rewards"], (t, n))
         removed_hist[:t] = unpack_bools(data["removed"], (t, n))
+        last, scores = unpack_floats(data["last"], (n,)), unpack_floats(data["scores"], (n,))
+        # A step pays at most one apple and costs at most one shot of each beam.
+        bound = 1.0 + abs(self.tag_cost) + abs(self.clean_cost)
+        if (np.abs(reward_hist[:t]) > bound).any():
+            raise ValueError(f"a step reward beyond +-{bound:g}")
+        # The scores are the running sum of the step rewards (added in step order, as ``apply_joint`` does, so
+        # the comparison is exact) and the last rewards are the last step's.
+        if t and (not np.array_equal(np.cumsum(reward_hist[:t], axis=0)[-1], scores)
+                  or not np.array_equal(reward_hist[t - 1], last)):
+            raise ValueError("scores or last rewards do not match the step rewards")
+        if not t and (scores.any() or last.any()):
+            raise ValueError("scores before the first step")
         return GridState(
             layout=layout, t=t, apples=apples, waste=waste, pos=pos, orient=orient, timeout=timeout, beams=beams,
-            last_rewards=unpack_floats(data["last"], (n,)), scores=unpack_floats(data["scores"], (n,)),
-            reward_hist=reward_hist, removed_hist=removed_hist,
+            last_rewards=last, scores=scores, reward_hist=reward_hist, removed_hist=removed_hist,
         )
 
     def copy_state(self, s: GridState) -> GridState:
