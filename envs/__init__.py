@@ -1,5 +1,8 @@
 """turngym environments. Importing this package registers every ``turngym/...`` id with Gymnasium.
 
+Your own ids register the same way, under your own namespace (README, "Custom environments"):
+``register_env(EnvInfo("myorg/Nim-v0", "games", NimEnv, aec=NimAEC))``.
+
 Example:
     >>> import gymnasium as gym
     >>> import turngym.envs
@@ -15,6 +18,7 @@ from turngym.envs import (
 from turngym.envs.core import (
     Agent,
     ConfigError,
+    EnvInfo,
     RandomLegalAgent,
     SnapshotError,
     Text,
@@ -26,11 +30,13 @@ from turngym.envs.core import (
     make,
     make_aec,
     make_parallel,
+    register_env,
 )
 from turngym.envs.core.checker import check_env, check_multiagent_env
+from turngym.envs.core.errors import MissingExtraError
 
 __all__ = [
-    "Agent", "ConfigError", "RandomLegalAgent", "SnapshotError", "Text", "TextEnv", "TurnGymError",
-    "UnknownEnvError", "check_env", "check_multiagent_env", "env_info", "list_envs", "make", "make_aec",
-    "make_parallel",
+    "Agent", "ConfigError", "EnvInfo", "MissingExtraError", "RandomLegalAgent", "SnapshotError", "Text", "TextEnv",
+    "TurnGymError", "UnknownEnvError", "check_env", "check_multiagent_env", "env_info", "list_envs", "make",
+    "make_aec", "make_parallel", "register_env",
 ]

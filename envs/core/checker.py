@@ -13,7 +13,9 @@
    tool call, non-string objects, and every illegal action. Each must give ``action_valid=False``, a
    message naming the accepted actions, and leave the state unchanged. In a Parallel env the battery is
    played by one agent at a time (plus a missing action) while the others play legal actions, which
-   must then get ``action_valid=True`` (the void-step rule of ``turngym.envs.core.simultaneous``).
+   must then get ``action_valid=True`` (the void-step rule of ``turngym.envs.core.simultaneous``);
+7. the snapshot forgery fuzzer (``turngym.envs.core.forgery``): snapshots along the rollout, mutated, must
+   either be rejected with ``SnapshotError`` alone, leaving the env unchanged, or leave a working env.
 
 Every failure raises ``ConformanceError`` naming the check and the step.
 """
@@ -36,6 +38,7 @@ import numpy as np
 from gymnasium.utils.env_checker import data_equivalence
 
 from turngym.envs.core.errors import TurnGymError
+from turngym.envs.core.forgery import first_forgery_failure
 from turngym.envs.core.registry import env_info, make, make_aec, make_parallel
 
 Record = dict[str, Any]
@@ -323,39 +326,204 @@ def _check_determinism(make_driver: Callable[[], _Driver], seed: int) -> tuple[l
     return first
 
 
+#: Exit status of the cross-process child when it cannot rebuild the env's constructor (the check is skipped).
+_UNLOADABLE = 86
+
 _CHILD = textwrap.dedent(
-    """
-    import json, sys
-    import importlib
+    f"""
+    import json, pickle, sys
     from turngym.envs.core import checker
-    env_id, kwargs, seed, multi, modules = json.loads(sys.argv[1])
-    for name in modules:
-        importlib.import_module(name)
-    driver = checker._driver_for(env_id, kwargs, multi)
-    records, _ = checker._rollout(driver, seed, seed + 1)
+    try:
+        ctor, kwargs, seed, multi = pickle.loads(sys.stdin.buffer.read())
+    except Exception as e:  # noqa: BLE001 - anything here means "cannot be rebuilt in a fresh process"
+        print(f"{{type(e).__name__}}: {{e}}", file=sys.stderr)
+        sys.exit({_UNLOADABLE})
+    env = ctor(**kwargs)
+    env.make_kwargs = dict(kwargs)
+    drivers = {{False: checker._SingleDriver, True: checker._AECDriver, "parallel": checker._ParallelDriver}}
+    records, _ = checker._rollout(drivers[multi](env), seed, seed + 1)
     print(json.dumps(checker._keys(records)))
     """
 )
 
 
 def _check_cross_process(env_id: str, kwargs: dict[str, Any], seed: int, multi: bool | str, keys: list[Any]) -> None:
-    info = env_info(env_id)
-    modules = sorted({f.__module__ for f in (info.single, info.aec, info.parallel) if f is not None})
+    """``state_key`` equality with two fresh processes under different ``PYTHONHASHSEED`` values.
+
+    The child rebuilds the env from its registered constructor and kwargs, sent with cloudpickle: by
+    reference when the constructor can be imported by name, by value when it was defined in ``__main__`` or
+    inside a function (scripts, notebooks, tests), so those envs get the check too and the child never
+    depends on registrations it cannot see. When even that is impossible (a module the child cannot import,
+    kwargs that cannot be pickled) the check is skipped with a warning that says why. Ids registered with
+    ``replayable=False`` never get here (``_check_unreplayable``).
+    """
+    import cloudpickle  # a Gymnasium dependency
+
+    form = "parallel" if multi == "parallel" else ("aec" if multi else "single")
     try:
-        payload = json.dumps([env_id, kwargs, seed, multi, modules])
-    except TypeError:
-        warnings.warn(f"state_key cross-process check skipped: kwargs of {env_id} are not JSON", stacklevel=3)
+        payload = cloudpickle.dumps((env_info(env_id).load(form), dict(kwargs), seed, multi))
+    except Exception as e:  # noqa: BLE001 - any pickling failure means the check cannot run
+        _skip_cross_process(env_id, f"its constructor or arguments cannot be pickled ({type(e).__name__}: {e})")
         return
     for hashseed in ("0", "4242"):
-        # The child sees this process's import path, so envs registered by user modules load there too.
+        # The child sees this process's import path, so constructors from user modules import there too.
         env = {**os.environ, "PYTHONHASHSEED": hashseed, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        out = subprocess.run([sys.executable, "-c", _CHILD, payload], env=env, capture_output=True,
-                             text=True, timeout=300)
+        out = subprocess.run([sys.executable, "-c", _CHILD], input=payload, env=env, capture_output=True,
+                             timeout=300)
+        stderr = out.stderr.decode("utf-8", "replace")
+        if out.returncode == _UNLOADABLE:
+            _skip_cross_process(env_id, f"a fresh process cannot rebuild its constructor ({stderr.strip()[-500:]})")
+            return
         if out.returncode != 0:
-            _fail("state_key across processes", f"child process failed:\n{out.stderr[-2000:]}")
-        other = json.loads(out.stdout.strip().splitlines()[-1])
+            _fail("state_key across processes", f"child process failed:\n{stderr[-2000:]}")
+        other = json.loads(out.stdout.decode().strip().splitlines()[-1])
         if other != keys:
             _fail("state_key across processes", f"PYTHONHASHSEED={hashseed} gave different keys: {other} vs {keys}")
+
+
+def _skip_cross_process(env_id: str, why: str) -> None:
+    warnings.warn(f"state_key cross-process check skipped for {env_id}: {why}. Define the env in a module that a "
+                  "fresh Python process can import to run it.", stacklevel=4)
+
+
+# ------------------------------------------------------------------ envs whose outside world does not replay
+def _check_unreplayable(env: Any, env_id: str, kwargs: dict[str, Any], seed: int, multi: bool | str,
+                        num_cycles: int = 200) -> None:
+    """The checks that still hold for an id registered with ``replayable=False`` (a live browser, a sandbox).
+
+    Runs: the library checks that do not compare two runs (Gymnasium: spaces, reset/step return types and
+    its passive checkers, fresh data on every call; PettingZoo: ``api_test`` / ``parallel_api_test``), the
+    info contract over a seeded rollout that mixes legal and hostile actions (and, for Parallel envs, every
+    observation inside its space), the snapshot round trip (``get_state()`` right after ``set_state(s)``
+    equals ``s``, in the same env and a fresh one), the bad-input battery's validity flags (no
+    exception; ``action_valid=False`` for the bad actor, ``True`` for the others; an observation that says
+    the action was invalid and names the accepted ones), and the snapshot forgery fuzzer on the episode's
+    first snapshot (rejected atomically with ``SnapshotError``, or harmless).
+
+    Skips, because each compares two runs of a world that does not repeat itself: seeded determinism
+    (Gymnasium's and PettingZoo's seed tests included), state keys across processes, snapshot replay
+    equality, text/vector agreement, and "the state did not change" after a bad input.
+    """
+    from gymnasium.utils import env_checker as gym_checks
+
+    def make_driver() -> _Driver:
+        return _driver_for(env_id, kwargs, multi)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        if multi == "parallel":
+            from pettingzoo.test import parallel_api_test
+
+            parallel_api_test(env, num_cycles=num_cycles)
+        elif multi:
+            from pettingzoo.test import api_test
+
+            with _text_dtype_check_relaxed():
+                api_test(env, num_cycles=num_cycles)
+        else:
+            base = env.unwrapped
+            for space, name in ((base.action_space, "action"), (base.observation_space, "observation")):
+                gym_checks.check_space_limit(space, name)
+            gym_checks.check_action_space(base.action_space)
+            gym_checks.check_observation_space(base.observation_space)
+            for check in (gym_checks.check_reset_return_info_deprecation, gym_checks.check_reset_return_type,
+                          gym_checks.check_reset_options, gym_checks.env_reset_passive_checker,
+                          gym_checks.check_returned_data_not_reused):
+                check(base)
+            gym_checks.env_step_passive_checker(base, base.action_space.sample())
+    driver = make_driver()
+    records, _ = _rollout(driver, seed, seed + 1)
+    _check_info(records)
+    if multi == "parallel":
+        _check_parallel_spaces(driver.env, records)
+    _check_round_trip(make_driver, seed)
+    _check_bad_input_flags(make_driver, seed)
+    # Forged snapshots need no replay either; with no actions to replay, only the first snapshot is forged.
+    _check_forgery(make_driver, seed, [])
+
+
+def _check_round_trip(make_driver: Callable[[], _Driver], seed: int, max_steps: int = 200) -> None:
+    """``get_state() == s`` right after ``set_state(s)``, at every step of a live rollout and in a fresh env."""
+    driver, fresh = make_driver(), make_driver()
+    driver.reset(seed)
+    fresh.reset(seed + 99)
+    rng = np.random.default_rng(seed + 2)
+    for t in range(max_steps):
+        snap = driver.base.get_state()
+        if not isinstance(snap, bytes):
+            _fail("snapshots", f"get_state() must return bytes, got {type(snap).__name__}")
+        for where, d in (("same env", driver), ("fresh env", fresh)):
+            d.base.set_state(snap)
+            if d.base.get_state() != snap:
+                _fail("snapshots", f"step {t}, {where}: get_state() right after set_state(s) differs from s")
+        if driver.done():
+            return
+        driver.step(driver.choose(rng, 0.2))
+
+
+def _check_bad_input_flags(make_driver: Callable[[], _Driver], seed: int, max_steps: int = 50) -> None:
+    """The bad-input battery at each decision of a live legal rollout, checking only what every run shares."""
+    driver = make_driver()
+    driver.reset(seed)
+    rng = np.random.default_rng(seed + 3)
+    for t in range(max_steps):
+        if driver.done():
+            return
+        snap = driver.base.get_state()
+        for what, actor, joint, named in _bad_steps(driver, seed + t):
+            driver.base.set_state(snap)
+            try:
+                out = driver.step(joint)
+            except Exception as e:  # noqa: BLE001 - any exception is a contract violation
+                _fail("bad input", f"{what}: the env raised {type(e).__name__}: {e}")
+            _check_invalid_flagged(driver.text, out, what, actor, named)
+        driver.base.set_state(snap)
+        driver.step(driver.choose(rng, 0.0))
+
+
+def _bad_steps(driver: _Driver, seed: int) -> list[tuple[str, str | None, Any, list[str]]]:
+    """(label, bad actor or None, action or joint action, actions its message must name) at this decision."""
+    if not isinstance(driver, _ParallelDriver):
+        words, ids = driver.legal()
+        named = list(driver.info().get("admissible_actions") or [])
+        battery = bad_inputs(seed, driver.text)
+        if driver.text:
+            battery += [(f"illegal action {w!r}", w) for w in driver.all_words() if w not in words]
+        else:
+            battery += [(f"illegal id {i}", i) for i in range(driver.num_actions()) if i not in ids]
+        return [(name, None, bad, named) for name, bad in battery]
+    agents = list(driver.env.agents)
+    legal = {a: driver.legal_of(a) for a in agents}
+    good = {a: (words[0] if driver.text else ids[0]) for a, (words, ids) in legal.items()}
+    steps = []
+    for agent in agents:
+        for name, bad in bad_inputs(seed, driver.text) + [("missing action", _MISSING)]:
+            joint = {a: good[a] for a in agents if not (a == agent and bad is _MISSING)}
+            if bad is not _MISSING:
+                joint[agent] = bad
+            steps.append((f"{agent} plays {name}", agent, joint, legal[agent][0]))
+    return steps
+
+
+def _check_invalid_flagged(text: bool, out: Record, what: str, actor: str | None, named: list[str]) -> None:
+    """The bad actor got ``action_valid=False`` and a message; in a joint step the others got True."""
+    if actor is None:
+        info, obs, truncated = out.get("info", {}), out.get("obs"), bool(out.get("truncated"))
+    else:
+        for other, other_info in out["infos"].items():
+            if other != actor and other_info.get("action_valid") is not True:
+                _fail("bad input", f"{what}: {other} played a legal action but got action_valid="
+                                   f"{other_info.get('action_valid')!r}")
+        info, obs = out["infos"].get(actor, {}), out["obs"].get(actor)
+        truncated = bool(out.get("truncations", {}).get(actor))
+    if info.get("action_valid") is not False:
+        _fail("bad input", f"{what}: action_valid should be False, got {info.get('action_valid')!r}")
+    if text and not truncated:
+        if not isinstance(obs, str) or "invalid" not in obs.lower():
+            _fail("bad input", f"{what}: the observation does not say the action was invalid")
+        missing = [w for w in named if w not in obs]
+        if missing:
+            _fail("bad input", f"{what}: the observation does not name accepted actions {missing}")
 
 
 def _check_snapshots(make_driver: Callable[[], _Driver], seed: int, actions: list[Any]) -> None:
@@ -375,6 +543,13 @@ def _check_snapshots(make_driver: Callable[[], _Driver], seed: int, actions: lis
     fresh.reset(seed + 99)
     fresh.base.set_state(snap)
     _same("snapshot replay (fresh env)", tail, _replay(fresh, actions[cut:]))
+
+
+def _check_forgery(make_driver: Callable[[], _Driver], seed: int, actions: list[Any]) -> None:
+    """Forged snapshots are rejected atomically with ``SnapshotError`` or are harmless (``forgery``)."""
+    failure = first_forgery_failure(make_driver(), seed, actions)
+    if failure is not None:
+        _fail("snapshot forgery", failure)
 
 
 def _check_modes(make_mode: Callable[[str], _Driver], seed: int, episodes: int = 3) -> None:
@@ -615,6 +790,10 @@ def _text_dtype_check_relaxed() -> Iterator[None]:
 def check_env(env: gymnasium.Env, seed: int = 0, cross_process: bool = True) -> None:
     """Checks a single-agent turngym env against Gymnasium's checker and the turngym contract.
 
+    Ids registered with ``replayable=False`` get only the checks that hold without bit-for-bit replay
+    (``_check_unreplayable`` lists both sets). An env whose constructor a fresh process cannot rebuild
+    skips the cross-process check with a warning.
+
     Args:
         env: An env built by ``gymnasium.make`` or ``turngym.envs.make``.
         seed: Base seed of the checks.
@@ -626,6 +805,9 @@ def check_env(env: gymnasium.Env, seed: int = 0, cross_process: bool = True) -> 
     from gymnasium.utils.env_checker import check_env as gym_check_env
 
     env_id, kwargs, _ = _factory(env, multiagent=False)
+    if not env_info(env_id).replayable:
+        _check_unreplayable(env, env_id, kwargs, seed, False)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         gym_check_env(env.unwrapped, skip_render_check=True)
@@ -637,6 +819,7 @@ def check_env(env: gymnasium.Env, seed: int = 0, cross_process: bool = True) -> 
     if cross_process:
         _check_cross_process(env_id, kwargs, seed, False, _keys(records))
     _check_snapshots(make_driver, seed, actions)
+    _check_forgery(make_driver, seed, actions)
     if "vector" in env_info(env_id).modes:
         _check_modes(lambda mode: _driver_for(env_id, {**kwargs, "obs_mode": mode}, False), seed)
     _check_bad_inputs(make_driver, seed, actions)
@@ -646,7 +829,8 @@ def check_multiagent_env(env: Any, seed: int = 0, cross_process: bool = True, nu
     """Checks a PettingZoo turngym env: PettingZoo's API and seed tests + the turngym contract.
 
     AEC envs get ``api_test`` and ``seed_test``; Parallel envs get ``parallel_api_test`` and
-    ``parallel_seed_test``. Both then get the contract checks of the module docstring.
+    ``parallel_seed_test``. Both then get the contract checks of the module docstring; ids registered with
+    ``replayable=False`` get only those that hold without bit-for-bit replay (see ``_check_unreplayable``).
 
     Args:
         env: An env built by ``turngym.envs.make_aec`` or ``turngym.envs.make_parallel``.
@@ -657,12 +841,15 @@ def check_multiagent_env(env: Any, seed: int = 0, cross_process: bool = True, nu
     Raises:
         ConformanceError: naming the check that failed (PettingZoo's own assertions pass through).
     """
+    env_id, kwargs, _ = _factory(env, multiagent=True)
+    if not env_info(env_id).replayable:
+        _check_unreplayable(env, env_id, kwargs, seed, "parallel" if _is_parallel(env) else True, num_cycles)
+        return
     if _is_parallel(env):
         _check_parallel_env(env, seed, cross_process, num_cycles)
         return
     from pettingzoo.test import api_test, seed_test
 
-    env_id, kwargs, _ = _factory(env, multiagent=True)
     with warnings.catch_warnings(), _text_dtype_check_relaxed():
         warnings.simplefilter("ignore", UserWarning)
         api_test(env, num_cycles=num_cycles)
@@ -675,6 +862,7 @@ def check_multiagent_env(env: Any, seed: int = 0, cross_process: bool = True, nu
     if cross_process:
         _check_cross_process(env_id, kwargs, seed, True, _keys(records))
     _check_snapshots(make_driver, seed, actions)
+    _check_forgery(make_driver, seed, actions)
     if "vector" in env_info(env_id).modes:
         _check_modes(lambda mode: _driver_for(env_id, {**kwargs, "obs_mode": mode}, True), seed)
     _check_bad_inputs(make_driver, seed, actions)
@@ -698,6 +886,7 @@ def _check_parallel_env(env: Any, seed: int, cross_process: bool, num_cycles: in
     if cross_process:
         _check_cross_process(env_id, kwargs, seed, "parallel", _keys(records))
     _check_snapshots(make_driver, seed, actions)
+    _check_forgery(make_driver, seed, actions)
     if "vector" in env_info(env_id).modes:
         _check_parallel_modes(lambda mode: _ParallelDriver(make_parallel(env_id, **{**kwargs, "obs_mode": mode})),
                               seed)

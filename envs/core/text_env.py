@@ -7,6 +7,8 @@ from typing import Any
 
 import gymnasium
 
+from turngym.envs.core.errors import check_kwargs
+
 
 class TextEnv(gymnasium.Env):
     """A Gymnasium env whose observations and actions are text (DESIGN §3).
@@ -20,6 +22,17 @@ class TextEnv(gymnasium.Env):
 
     metadata: dict[str, Any] = {"render_modes": ["ansi", "human"]}
     env_id: str = ""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> TextEnv:
+        """Checks keyword names before ``__init__`` runs.
+
+        ``gym.make`` calls the registered class directly (its entry point is the ``"module:Class"`` string,
+        DESIGN §3 Registry), so this is where a misspelt keyword becomes a ``ConfigError`` naming the
+        argument meant instead of Python's bare ``TypeError``. Unpickling calls ``__new__`` without
+        arguments, which always passes.
+        """
+        check_kwargs(cls, cls.__name__, kwargs)
+        return super().__new__(cls)
 
     @abstractmethod
     def get_state(self) -> bytes:
