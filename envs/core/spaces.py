@@ -2,7 +2,9 @@
 
 Gymnasium's own ``Text`` space only accepts a fixed character set (letters and digits), so it rejects
 spaces, punctuation and code, which every model output contains. ``Text`` here accepts any ``str`` up to
-``max_length`` characters.
+``max_length`` characters, and Gymnasium's flattening and shared-memory hooks encode it as Unicode code
+points (``turngym.envs.core.vector``), so ``AsyncVectorEnv`` and ``FlattenObservation`` carry any
+observation, not only the characters of a declared set.
 """
 
 from __future__ import annotations
@@ -13,12 +15,19 @@ from typing import Any
 
 import gymnasium
 import numpy as np
+from gymnasium.spaces.utils import flatten, flatten_space, unflatten
+from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory, write_to_shared_memory
+
+from turngym.envs.core import vector
 
 _PRINTABLE = string.printable
 
 
 class Text(gymnasium.spaces.Text):
     """Any string of at most ``max_length`` characters.
+
+    The ``charset`` inherited from Gymnasium's ``Text`` is printable ASCII; it is only what ``sample``
+    draws random strings from. Membership, flattening and vector envs accept every character.
 
     Args:
         max_length: The longest accepted string.
@@ -72,3 +81,16 @@ def truncate(text: str, max_length: int, marker: str = "\n[... truncated ...]\n"
     keep = max_length - len(marker)
     head = keep // 2
     return text[:head] + marker + text[len(text) - (keep - head) :]
+
+
+# Gymnasium dispatches these on the space's class; registering them for this subclass replaces the
+# character-set encoding of ``gymnasium.spaces.Text`` (which raises KeyError on any character outside
+# the declared set, e.g. "♥") with code points, and makes AsyncVectorEnv's shared-memory reader live
+# (see ``turngym.envs.core.vector``). Registration happens on import of this module, i.e. wherever a
+# ``Text`` exists, including AsyncVectorEnv workers started with "spawn" or "forkserver".
+flatten.register(Text)(vector.flatten_text)
+unflatten.register(Text)(vector.unflatten_text)
+flatten_space.register(Text)(vector.flatten_text_space)
+create_shared_memory.register(Text)(vector.create_text_shared_memory)
+read_from_shared_memory.register(Text)(vector.read_text_from_shared_memory)
+write_to_shared_memory.register(Text)(vector.write_text_to_shared_memory)

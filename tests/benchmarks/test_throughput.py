@@ -54,6 +54,23 @@ def test_ratios_and_targets() -> None:
     assert vs_pz["ratio"] == pytest.approx(2.0) and vs_pz["met"] is False  # target is 3x
     missing = rows[("turngym kuhn aec-text", "textarena KuhnPoker-v0 (LLM wrappers)")]
     assert missing["ratio"] is None and missing["met"] is None
+    assert missing["paired_ratio"] is None and missing["paired_cpu_ratio"] is None
+
+
+def test_paired_ratio_is_the_median_of_per_round_ratios() -> None:
+    def fake(wall: list[float], cpu: list[float]) -> tp.Measurement:
+        best = max(wall)
+        return tp.Measurement("x", "x", "kuhn", "f", 1, 1, 0, 1, 1, 1, 0, 1, 1, 1.0, best, best, best, 1.0,
+                              repeats=wall, cpu_repeats=cpu)
+
+    # Round 2 was slowed down for both sides alike (other load): best/best says 40/30, the rounds say 2x.
+    ours, peer = fake([20.0, 40.0, 10.0], [3.0, 3.0, 3.0]), fake([10.0, 30.0, 5.0], [1.0, 2.0, 4.0])
+    (row,) = [r for r in tp.compute_ratios({"turngym kuhn aec-text": ours, "textarena KuhnPoker-v0-raw": peer})
+              if r["ratio"] is not None]
+    assert row["ratio"] == pytest.approx(40 / 30)
+    assert row["paired_ratio"] == pytest.approx(2.0)
+    assert row["paired_cpu_ratio"] == pytest.approx(1.5)  # median of 3, 1.5, 0.75
+    assert tp.paired_median([], []) is None
 
 
 def test_missing_peer_is_skipped_and_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
