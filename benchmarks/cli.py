@@ -53,6 +53,41 @@ CONFIG_ERROR_EXIT = 2
 QUIT_WORDS = frozenset({"quit", "exit"})
 #: CFR iterations ``turngym play --opponent cfr`` runs when no cached policy exists.
 PLAY_CFR_ITERATIONS = 1000
+#: Appended to errors about env ids.
+LIST_HINT = "`turngym list` shows every id"
+
+
+def package_version() -> str:
+    """``turngym.__version__``, else the installed distribution's version, else ``"unknown"``."""
+    import turngym
+
+    version = getattr(turngym, "__version__", None)
+    if version:
+        return str(version)
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("turngym")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"turngym {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    # No docstring: typer would show it instead of the app's help text.
+    pass
 
 
 def _console(stderr: bool = False) -> Console:
@@ -75,13 +110,66 @@ def config_errors(*extra: type[BaseException]) -> Iterator[None]:
     Raises:
         typer.Exit: With ``CONFIG_ERROR_EXIT`` when the body raised one of those errors.
     """
-    from turngym.envs import TurnGymError
+    from turngym.envs import TurnGymError, UnknownEnvError
 
     try:
         yield
     except (TurnGymError, *extra) as e:
-        _console(stderr=True).print(f"Error: {e}", markup=False)
+        message = f"Error: {e}"
+        if isinstance(e, UnknownEnvError) and "turngym list" not in message:
+            message += f" ({LIST_HINT})"
+        _console(stderr=True).print(message, markup=False)
         raise typer.Exit(CONFIG_ERROR_EXIT) from None
+
+
+def writable_folder(path: Path, option: str) -> Path:
+    """Creates ``path`` if needed and checks it can be written, before any work is done (exit 2 if not).
+
+    Args:
+        path: The output folder.
+        option: The flag that named it, for the message (``--out``, ``--cache``).
+    """
+    from turngym.agents.train.checkpoint import ensure_writable_folder
+
+    with config_errors():
+        return ensure_writable_folder(path, option)
+
+
+def out_argument(args: list[str]) -> str | None:
+    """The value of ``--out`` in a benchmark's pass-through arguments (``--out X`` or ``--out=X``), if any."""
+    for i, arg in enumerate(args):
+        if arg == "--out" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--out="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def check_bench_out(args: list[str], is_file: bool) -> None:
+    """Fails fast (exit 2) when a benchmark's ``--out`` cannot be written, instead of after the whole run.
+
+    Args:
+        args: The arguments passed through to the benchmark script.
+        is_file: ``--out`` names a file (its folder is checked, and it must not be a folder) rather than a
+            folder.
+    """
+    value = out_argument(args)
+    if value is None or "--help" in args or "-h" in args:
+        return
+    from turngym.agents.train.checkpoint import ensure_writable_folder
+    from turngym.envs import ConfigError
+
+    path = Path(value)
+    with config_errors():
+        if not is_file:
+            ensure_writable_folder(path, "--out")
+            return
+        if path.is_dir():
+            raise ConfigError("--out", "a file path (this benchmark writes one JSON file)", value)
+        try:
+            ensure_writable_folder(path.parent, "--out")
+        except ConfigError as err:
+            raise ConfigError("--out", f"a file in {err.expected}", value) from None
 
 
 # ---------------------------------------------------------------------------------------------- list
@@ -213,7 +301,9 @@ def play_cmd(
     env_id: Annotated[str, typer.Argument(metavar="ENV_ID", help="Env id, e.g. turngym/LeducHoldem-v0.")],
     seat: Annotated[str, typer.Option(help="Your seat: a number or 'random' (drawn each hand).")] = "0",
     opponent: Annotated[OpponentKind, typer.Option(help="Bot in the other seats.")] = OpponentKind.random,
-    seed: Annotated[int | None, typer.Option(help="Seed of the first hand; later hands continue its RNG.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Seed of the first hand (>= 0); later hands continue its RNG.")
+    ] = None,
     hands: Annotated[int | None, typer.Option(min=1, help="Hands to play (default: until quit).")] = None,
     cache: Annotated[
         Path | None, typer.Option(help="Folder of solved CFR policies (default ~/.cache/turngym).")
@@ -235,8 +325,10 @@ def play_cmd(
         info = turngym.envs.env_info(env_id)  # fail on a bad id before any solving
         env = make_play_env(info.id, "random", seat_arg)  # checks the seat before any solving
         if opponent is OpponentKind.cfr:
+            cache_dir = cache or default_cache_dir()
+            writable_folder(cache_dir / "cfr", "--cache")  # before solving, not after
             with config_errors(*_solver_errors()):
-                bot = load_cfr_opponent(info.id, cache or default_cache_dir(), iterations)
+                bot = load_cfr_opponent(info.id, cache_dir, iterations)
             env = make_play_env(info.id, bot, seat_arg)
     out.rule(f"{info.id}  vs {opponent.value}", style="dim")
     out.print("Type an action word at the prompt; 'quit' ends.\n", style="dim")
@@ -389,6 +481,7 @@ def solve_cmd(
         import turngym.envs
 
         info = turngym.envs.env_info(env_id)
+    writable_folder(out, "--out")  # before solving, not after
     from turngym.agents.cfr import exploitability, plot_exploitability, solve
     from turngym.agents.gametree import build_tree
 
@@ -498,6 +591,7 @@ def bench_throughput_cmd(ctx: typer.Context) -> None:
             raise
         _console(stderr=True).print("Error: the throughput benchmark (benchmarks/throughput.py) is not installed.")
         raise typer.Exit(1) from None
+    check_bench_out(list(ctx.args), is_file=True)
     with config_errors():
         status = throughput.main(list(ctx.args))
     if status:
@@ -518,6 +612,7 @@ def bench_dhumbal_cmd(ctx: typer.Context) -> None:
             raise
         _console(stderr=True).print("Error: the Dhumbal benchmark (benchmarks/dhumbal.py) is not installed.")
         raise typer.Exit(1) from None
+    check_bench_out(list(ctx.args), is_file=False)
     with config_errors():
         status = dhumbal.main(list(ctx.args))
     if status:
@@ -538,8 +633,30 @@ def bench_cooperation_cmd(ctx: typer.Context) -> None:
             raise
         _console(stderr=True).print("Error: the cooperation benchmark (benchmarks/cooperation.py) is not installed.")
         raise typer.Exit(1) from None
+    check_bench_out(list(ctx.args), is_file=False)
     with config_errors():
         status = cooperation.main(list(ctx.args))
+    if status:
+        raise typer.Exit(int(status))
+
+
+@bench_app.command(
+    "harvest",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def bench_harvest_cmd(ctx: typer.Context) -> None:
+    """Harvest: PPO with parameter sharing vs random players over seeds (Perolat et al. 2017 metrics)."""
+    try:
+        from turngym.benchmarks import harvest
+    except ModuleNotFoundError as e:
+        if e.name != "turngym.benchmarks.harvest":
+            raise
+        _console(stderr=True).print("Error: the Harvest benchmark (benchmarks/harvest.py) is not installed.")
+        raise typer.Exit(1) from None
+    check_bench_out(list(ctx.args), is_file=False)
+    with config_errors():
+        status = harvest.main(list(ctx.args))
     if status:
         raise typer.Exit(int(status))
 

@@ -111,7 +111,8 @@ def run_method(method: str, budget: Budget, seed: int, model_dir: Path | None, o
     if model_dir is not None:
         cfg = replace(cfg, model=replace(cfg.model, name=str(model_dir)))
     cfg = replace(cfg, algo=replace(cfg.algo, estimator=estimator, loss=loss))
-    result = train(cfg)
+    # The benchmark owns its per-method folders: a rerun replaces the previous run of the same method/seed.
+    result = train(replace(cfg, overwrite=True))
     return [(int(r["iteration"]), float(r[f"eval/{metric}"])) for r in result.history if f"eval/{metric}" in r]
 
 

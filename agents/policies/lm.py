@@ -1,7 +1,8 @@
 """``LMPolicy``: a causal language model as a batched, seeded, trainable text policy.
 
 Sampling runs in this module's own decoding loop (not ``model.generate``, which draws from the global torch
-RNG): left padding, explicit ``position_ids``, a KV cache, temperature, top-p, stop strings, end-of-sequence,
+RNG): left padding, explicit ``position_ids``, a KV cache (a transformers ``DynamicCache`` object, passed under
+the keyword the model's forward declares: ``cache_argument``), temperature, top-p, stop strings, end-of-sequence,
 and constrained decoding over admissible action strings. Every random draw comes from the policy's own
 ``torch.Generator`` (checkpointable with ``rng_state`` / ``set_rng_state``), one uniform per row and step,
 turned into a token by inverse-CDF sampling, so a seed fixes the whole rollout on any device.
@@ -17,6 +18,7 @@ generation prompt survive); ``Generation.extras["prompt_tokens_dropped"]`` says 
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from typing import Any, Literal, overload
 import torch
 
 from turngym.agents.policies.base import Generation, Message
+from turngym.envs.core.errors import ConfigError
 
 #: Tokens decoded past the stop string's byte length when scanning for it (a UTF-8 char spans <= 4 tokens).
 STOP_SCAN_SLACK = 4
@@ -162,6 +165,19 @@ def forward_logprobs(
     return logp, entropy
 
 
+def cache_argument(model: Any) -> str:
+    """The keyword under which ``model``'s forward takes a KV ``Cache`` object.
+
+    transformers 5.x renamed ``past_key_values`` to ``cache`` (the old name warns "is deprecated and will be
+    removed in version 5.40.0", once per forward call); older releases only know ``past_key_values``, and
+    would silently drop an unknown ``cache`` keyword into ``**kwargs`` and decode without the prompt. So the
+    name is read from the signature of the real model's ``forward`` (under a peft wrapper, the base model's).
+    """
+    base = model.get_base_model() if callable(getattr(model, "get_base_model", None)) else model
+    params = inspect.signature(base.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
 # ---------------------------------------------------------------------------------- constrained decoding
 @dataclass
 class TokenTrie:
@@ -260,16 +276,17 @@ class LMPolicy:
         batch_size: int = 64,
         max_batch_tokens: int = 65536,
     ):
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        # Written as "not (in range)" so that NaN, which fails every comparison, is rejected too.
+        if not (math.isfinite(temperature) and temperature >= 0):
+            raise ConfigError("temperature", "a finite number >= 0 (0: greedy)", temperature)
         if not 0.0 < top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-        if max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
-        if max_prompt_tokens is not None and max_prompt_tokens < 1:
-            raise ValueError(f"max_prompt_tokens must be >= 1, got {max_prompt_tokens}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise ConfigError("top_p", "a number in (0, 1]", top_p)
+        if not max_new_tokens >= 0:
+            raise ConfigError("max_new_tokens", "an int >= 0", max_new_tokens)
+        if max_prompt_tokens is not None and not max_prompt_tokens >= 1:
+            raise ConfigError("max_prompt_tokens", "an int >= 1 or None", max_prompt_tokens)
+        if not batch_size >= 1:
+            raise ConfigError("batch_size", "an int >= 1", batch_size)
         self.device = _resolve_device(device)
         self.dtype = dtype = _resolve_dtype(dtype, self.device)
         self.model = model.to(device=self.device, dtype=dtype).eval()
@@ -307,13 +324,34 @@ class LMPolicy:
             model_kwargs: Extra ``AutoModelForCausalLM.from_pretrained`` arguments.
             tokenizer_kwargs: Extra ``AutoTokenizer.from_pretrained`` arguments.
             **policy_kwargs: ``LMPolicy`` arguments.
-        """
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        Raises:
+            ConfigError: When ``name_or_path`` is neither a model folder nor a Hugging Face id that can be
+                loaded (missing folder, no ``config.json``, unknown id without network, bad id syntax).
+        """
+        expected = ("'tiny', a local transformers model folder (with config.json and a tokenizer) or a Hugging Face "
+                    "model id that can be loaded")
+        text = str(name_or_path)
+        if text.startswith(("/", ".", "~")) and not Path(text).expanduser().exists():
+            raise ConfigError("model.name", f"{expected} (no such folder)", text, ["tiny"])
         model_kwargs = dict(model_kwargs or {})
         device = _resolve_device(policy_kwargs.get("device"))
         # Load straight in the policy's dtype (a 7B model loaded as float32 first would double peak memory).
         model_kwargs.setdefault("dtype", _resolve_dtype(policy_kwargs.get("dtype"), device))
+        try:
+            model, tokenizer = cls._load_pretrained(name_or_path, model_kwargs, tokenizer_kwargs or {})
+        except (OSError, ValueError) as err:
+            # transformers raises OSError for a missing folder or unknown id and ValueError (HFValidationError,
+            # "Unrecognized model") for malformed ones; either way the name is what is wrong.
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ConfigError("model.name", f"{expected} ({reason})", text, ["tiny"]) from err
+        return cls(model, tokenizer, **policy_kwargs)
+
+    @staticmethod
+    def _load_pretrained(name_or_path: str, model_kwargs: dict[str, Any],
+                         tokenizer_kwargs: dict[str, Any]) -> tuple[Any, Any]:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
         local_json = Path(str(name_or_path)) / "tokenizer.json"
         if local_json.is_file():
             # A saved fast tokenizer is rebuilt exactly from its tokenizer.json: AutoTokenizer would pick
@@ -321,11 +359,11 @@ class LMPolicy:
             # differently from the tokenizer the model was trained with.
             from transformers import PreTrainedTokenizerFast
 
-            tokenizer = PreTrainedTokenizerFast.from_pretrained(name_or_path, **(tokenizer_kwargs or {}))
+            tokenizer = PreTrainedTokenizerFast.from_pretrained(name_or_path, **tokenizer_kwargs)
         else:
-            tokenizer = AutoTokenizer.from_pretrained(name_or_path, **(tokenizer_kwargs or {}))
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path, **tokenizer_kwargs)
         model = AutoModelForCausalLM.from_pretrained(name_or_path, **model_kwargs)
-        return cls(model, tokenizer, **policy_kwargs)
+        return model, tokenizer
 
     def with_lora(
         self,
@@ -440,9 +478,9 @@ class LMPolicy:
 
     # ------------------------------------------------------------------ sampling
     def _forward_last(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
-                      cache: Any) -> torch.Tensor:
+                      cache: Any, cache_kw: str) -> torch.Tensor:
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                         past_key_values=cache, use_cache=True, logits_to_keep=1)
+                         use_cache=True, logits_to_keep=1, **{cache_kw: cache})
         return out.logits[:, -1, :]
 
     def _sample(
@@ -543,7 +581,8 @@ class LMPolicy:
             input_ids, attention, positions = input_ids[sel], attention[sel], positions[sel]
             # The config lets the cache pick per-layer kinds (e.g. sliding-window layers) as the model expects.
             cache = DynamicCache(config=getattr(self.model, "config", None))
-            logits = self._forward_last(input_ids, attention, positions, cache)
+            cache_kw = cache_argument(self.model)
+            logits = self._forward_last(input_ids, attention, positions, cache, cache_kw)
             next_pos = positions[:, -1:] + 1
         while live:
             # One uniform per prompt row and step, drawn whether or not the row is live (fixed RNG use).
@@ -563,7 +602,7 @@ class LMPolicy:
                 step_ids, attention, next_pos = step_ids[sel], attention[sel], next_pos[sel]
                 live = [live[k] for k in keep]
             attention = torch.cat([attention, attention.new_ones(len(live), 1)], dim=1)
-            logits = self._forward_last(step_ids, attention, next_pos, cache)
+            logits = self._forward_last(step_ids, attention, next_pos, cache, cache_kw)
             next_pos = next_pos + 1
 
         out = []
@@ -671,6 +710,6 @@ class LMPolicy:
 
 
 __all__ = [
-    "LMPolicy", "TokenTrie", "build_token_trie", "find_stop", "forward_logprobs", "plan_batches",
+    "LMPolicy", "TokenTrie", "build_token_trie", "cache_argument", "find_stop", "forward_logprobs", "plan_batches",
     "position_ids_from_mask", "sanitize_text", "token_logprobs",
 ]

@@ -1,7 +1,8 @@
 """``turngym train`` and ``turngym sft``: command lines generated from the config dataclasses by tyro.
 
 Every ``TrainConfig`` field is a flag (nested ones dotted: ``--algo.estimator grpo``); ``--help`` prints
-each field's docstring. ``turngym train`` with no flags runs the embedded default (README).
+each field's docstring. ``turngym train`` with no flags runs the embedded default (README). A run folder
+(``--out-dir``) holds one run: a second run there needs ``--resume`` or ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from pathlib import Path
 
 import tyro
 
-from turngym.agents.train.config import EnvConfig, ModelConfig, RolloutConfig, SFTConfig, TrainConfig
+from turngym.agents.train.checkpoint import ensure_writable_folder
+from turngym.agents.train.config import (
+    EnvConfig,
+    ModelConfig,
+    RolloutConfig,
+    SFTConfig,
+    TrainConfig,
+    validate_config,
+)
 
 
 def parse_train_args(args: Sequence[str]) -> TrainConfig:
@@ -24,9 +33,10 @@ def parse_train_args(args: Sequence[str]) -> TrainConfig:
 
 def train_main(args: Sequence[str]) -> int:
     """Runs ``turngym train`` and prints the before/after held-out evaluation."""
+    cfg = parse_train_args(args)
+    validate_config(cfg)  # before importing torch and transformers: a bad flag fails at once
     from turngym.agents.train.loop import train
 
-    cfg = parse_train_args(args)
     result = train(cfg)
     b, a = result.eval_before, result.eval_after
     print(json.dumps({"out_dir": str(result.out_dir),
@@ -60,6 +70,7 @@ def sft_main(args: Sequence[str]) -> int:
     from turngym.agents.train.sft import expert_examples, save_policy, supervised_finetune
 
     cmd = tyro.cli(SFTCommand, args=list(args), prog="turngym sft")
+    ensure_writable_folder(cmd.out_dir, "out_dir")  # before fine-tuning, not after
     policy = build_policy(cmd.model.name, seed=cmd.seed, device=cmd.model.device)
     examples = expert_examples(cmd.env.env_id, cmd.sft.episodes, cmd.seed, cmd.env.train_kwargs(),
                                cmd.rollout.history_turns, cmd.rollout.include_first)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -191,9 +192,14 @@ class TrainConfig:
     checkpoint_every: int = 10
     """Save a checkpoint every this many iterations (and at the end)."""
     out_dir: str = "runs/default"
-    """Run directory: config.json, metrics.jsonl, TensorBoard events, checkpoints, curves.png."""
+    """Run directory (one run per folder): config.json, metrics.jsonl, TensorBoard events, checkpoints,
+    curves.png, summary.json. Must be new or empty unless ``--resume`` or ``--overwrite`` is given."""
     resume: bool = False
-    """Continue from the last checkpoint in ``out_dir`` (bit-for-bit the same as an uninterrupted run)."""
+    """Continue the run in ``out_dir`` from its newest checkpoint (bit-for-bit the same as an uninterrupted
+    run). Refused when this config differs from the run's in a field outside ``RESUMABLE_FIELDS``."""
+    overwrite: bool = False
+    """Replace the run in ``out_dir`` (its config, metrics, TensorBoard files, checkpoints, curves and
+    summary are removed first). Without this or ``--resume``, a non-empty ``out_dir`` is refused."""
     tensorboard: bool = True
     """Also write TensorBoard event files."""
     progress: bool = True
@@ -237,9 +243,112 @@ def _nested_type(cls: type, name: str) -> type | None:
     return _NESTED.get(name) if cls is TrainConfig else None
 
 
+#: Fields a ``--resume`` may change: how long the run goes on, where and how it runs, what it logs and
+#: how often it evaluates or saves. None of them changes the training trajectory (evaluation restores the
+#: sampling RNG; the executors step the same envs), except that ``model.device`` and ``torch_threads`` can
+#: change float rounding. Every other field must equal the checkpoint's.
+RESUMABLE_FIELDS = frozenset({
+    "iterations", "out_dir", "resume", "overwrite", "progress", "tensorboard", "torch_threads",
+    "eval_every", "checkpoint_every", "rollout.executor", "rollout.workers", "model.device",
+})
+
+
+def flat_items(cfg: Any) -> dict[str, Any]:
+    """The config's leaf values by dotted name (``{"model.temperature": 1.0, ...}``)."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}{key}.", sub)
+        else:
+            out[prefix[:-1]] = value
+
+    walk("", to_dict(cfg))
+    return out
+
+
+def resume_differences(saved: TrainConfig, given: TrainConfig) -> list[str]:
+    """Dotted names of the fields outside ``RESUMABLE_FIELDS`` where ``given`` differs from ``saved``."""
+    a, b = flat_items(saved), flat_items(given)
+    return sorted(k for k in a.keys() | b.keys()
+                  if k not in RESUMABLE_FIELDS and _normal(a.get(k)) != _normal(b.get(k)))
+
+
+def _normal(value: Any) -> Any:
+    # JSON turns tuples into lists: ("</answer>",) read back from a checkpoint equals the flag's tuple.
+    return list(value) if isinstance(value, tuple) else value
+
+
+_INT_AT_LEAST_1 = ("iterations", "eval_every", "eval_episodes", "checkpoint_every", "rollout.tasks_per_iter",
+                   "rollout.group_size", "rollout.max_turns", "rollout.workers", "optim.epochs",
+                   "optim.minibatch_size", "model.max_new_tokens", "sft.steps", "sft.batch_size")
+_INT_AT_LEAST_0 = ("seed", "model.lora_rank", "rollout.history_turns", "sft.episodes")
+_OPTIONAL_INT_AT_LEAST_1 = ("rollout.max_context_tokens", "optim.micro_batch_size", "torch_threads")
+#: name -> (test, what is accepted), for numbers whose range matters before the first rollout.
+_NUMBER_RANGES: dict[str, tuple[Any, str]] = {
+    "model.temperature": (lambda v: v >= 0, "a number >= 0 (0: greedy)"),
+    "eval_temperature": (lambda v: v >= 0, "a number >= 0 (0: greedy)"),
+    "model.top_p": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "optim.lr": (lambda v: v > 0, "a number > 0"),
+    "optim.weight_decay": (lambda v: v >= 0, "a number >= 0"),
+    "optim.max_grad_norm": (lambda v: v > 0, "a number > 0"),
+    "sft.lr": (lambda v: v > 0, "a number > 0"),
+    "algo.value_coef": (lambda v: v >= 0, "a number >= 0"),
+    "algo.epo_coef": (lambda v: v >= 0, "a number >= 0"),
+    "algo.epo_smooth_coef": (lambda v: v >= 0, "a number >= 0"),
+    "algo.kl_coef": (lambda v: v >= 0, "a number >= 0"),
+}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_config(cfg: TrainConfig) -> None:
+    """Checks every field ``train`` relies on before anything is built, loaded or written.
+
+    Checked: every number is finite (NaN passes every range comparison, ``nan < 0`` is False, so a NaN
+    temperature used to reach the sampler and fail a minute later), counts are ints in range, sampling
+    and optimizer numbers are in range, the JSON fields parse, and the env is trained in text mode (every
+    ``turngym train`` policy is a language model; vector observations are for SB3).
+
+    Raises:
+        ConfigError: Naming the first invalid field, what it accepts and what it got.
+    """
+    values = flat_items(cfg)
+    for name, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(name, "a finite number", value)
+    for name in _INT_AT_LEAST_1:
+        if not _is_int(values[name]) or values[name] < 1:
+            raise ConfigError(name, "an int >= 1", values[name])
+    for name in _INT_AT_LEAST_0:
+        if not _is_int(values[name]) or values[name] < 0:
+            raise ConfigError(name, "an int >= 0", values[name])
+    for name in _OPTIONAL_INT_AT_LEAST_1:
+        if values[name] is not None and (not _is_int(values[name]) or values[name] < 1):
+            raise ConfigError(name, "an int >= 1 or None", values[name])
+    for name, (test, expected) in _NUMBER_RANGES.items():
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not test(value):
+            raise ConfigError(name, expected, value)
+    cfg.algo.options()
+    for name, kwargs in (("env.kwargs", cfg.env.train_kwargs()), ("env.eval_kwargs", cfg.env.held_out_kwargs())):
+        mode = kwargs.get("obs_mode", "text")
+        if mode != "text":
+            raise ConfigError(f"{name} obs_mode", "'text' (turngym train trains language models; vector "
+                              "observations are for Stable-Baselines3 agents)", mode)
+
+
 def save_config(cfg: TrainConfig, path: Path) -> None:
     """Writes ``cfg`` as JSON."""
     path.write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True))
+
+
+def config_json(cfg: TrainConfig) -> str:
+    """``cfg`` as JSON text (stored in checkpoints, so a resume can check it belongs to the same run)."""
+    return json.dumps(to_dict(cfg), sort_keys=True)
 
 
 def load_config(path: Path) -> TrainConfig:

@@ -12,6 +12,7 @@ from turngym.agents.envpool import EnvPool
 from turngym.agents.policies.lm import LMPolicy
 from turngym.agents.rollout import Episode, RolloutSettings, collect
 from turngym.agents.stats import mean_ci
+from turngym.envs.core.errors import ConfigError
 
 
 def evaluate(
@@ -40,7 +41,12 @@ def evaluate(
 
     Returns:
         The metrics and the episodes.
+
+    Raises:
+        ConfigError: When ``seeds`` is empty (every metric would be NaN).
     """
+    if len(seeds) == 0:
+        raise ConfigError("eval_episodes", "at least one held-out episode (an int >= 1)", 0)
     saved_state, saved_temp = policy.rng_state(), policy.temperature
     policy.set_rng_state(torch.Generator().manual_seed(int(sample_seed)).get_state())
     policy.temperature = temperature

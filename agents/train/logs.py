@@ -41,7 +41,10 @@ class RunLogger:
             except ImportError as err:  # pragma: no cover - tensorboard ships with the llm extra
                 raise ImportError("TensorBoard logging needs `pip install tensorboard` "
                                   "(or pass --no-tensorboard)") from err
-            self._writer = SummaryWriter(str(Path(out_dir) / "tb"), purge_step=keep_until)
+            # TensorBoard drops the events at steps >= purge_step: the interrupted run's steps after the
+            # checkpoint, not the checkpoint's own step (its eval point was logged before the save).
+            purge = None if keep_until is None else keep_until + 1
+            self._writer = SummaryWriter(str(Path(out_dir) / "tb"), purge_step=purge)
 
     def log(self, iteration: int, metrics: Mapping[str, Any]) -> None:
         """Records ``metrics`` (namespaced keys, numbers) at ``iteration``."""

@@ -31,12 +31,29 @@ from turngym.agents.rollout import (
     Episode,
     RolloutSettings,
     collect,
+    gold_answer_method,
     rollout_metrics,
     score0_column,
     to_turn_batch,
 )
-from turngym.agents.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from turngym.agents.train.config import TrainConfig, save_config
+from turngym.agents.train.checkpoint import (
+    CheckpointError,
+    check_run_folder,
+    clear_run_folder,
+    load_checkpoint,
+    save_checkpoint,
+    validate_checkpoint,
+)
+from turngym.agents.train.config import (
+    RESUMABLE_FIELDS,
+    TrainConfig,
+    config_json,
+    flat_items,
+    from_dict,
+    resume_differences,
+    save_config,
+    validate_config,
+)
 from turngym.agents.train.evaluate import evaluate
 from turngym.agents.train.logs import RunLogger, plot_curves, read_metrics
 from turngym.agents.train.sft import expert_examples, supervised_finetune
@@ -48,7 +65,7 @@ from turngym.agents.train.update import (
     reference_logprobs,
     turn_values,
 )
-from turngym.envs.core.errors import ConfigError
+from turngym.envs.core.registry import env_info
 
 
 @dataclass
@@ -70,11 +87,13 @@ class TrainResult:
     history: list[dict[str, Any]]
 
 
-def answer_text(info: dict[str, Any]) -> str | None:
-    """The gold answer as the policy would write it (tool-use ``<answer>..</answer>``), from ``info["task"]``."""
-    task = info.get("task") or {}
-    gold = task.get("answer") if isinstance(task, dict) else None
-    return None if gold is None else f"<answer>{gold}</answer>"
+def answer_text(gold: str) -> str:
+    """The gold answer as the policy would write it: the suite's final-answer tag ``<answer>..</answer>``.
+
+    ``collect`` fetches ``gold`` from each env through the accessor its registry entry declares (infos
+    never carry it: the acting policy reads infos) and scores this text for information gain.
+    """
+    return f"<answer>{gold}</answer>"
 
 
 def train_seeds(gen: np.random.Generator, n: int) -> list[int]:
@@ -100,12 +119,36 @@ def step_group_stats(batch: Any) -> dict[str, float]:
 
 
 def _validate(cfg: TrainConfig) -> None:
-    requirements(cfg.algo.estimator)  # ConfigError with a suggestion for unknown names
-    for name, value in (("rollout.tasks_per_iter", cfg.rollout.tasks_per_iter),
-                        ("rollout.group_size", cfg.rollout.group_size), ("iterations", cfg.iterations),
-                        ("optim.minibatch_size", cfg.optim.minibatch_size), ("optim.epochs", cfg.optim.epochs)):
-        if not isinstance(value, int) or value < 1:
-            raise ConfigError(name, "an int >= 1", value)
+    """Every check that needs no model: a bad config fails in a second, not after loading (issue 12, item 12)."""
+    validate_config(cfg)
+    req = requirements(cfg.algo.estimator)  # ConfigError with a suggestion for unknown names
+    env_info(cfg.env.env_id)  # UnknownEnvError naming the nearest id
+    build_loss(cfg.algo, "value" in req or cfg.algo.loss == "turn-ppo")  # the losses check their own ranges
+    if "score" in req:  # information gain scores the gold answer: the env must declare its accessor
+        gold_answer_method(cfg.env.env_id)
+
+
+def _resume_state(cfg: TrainConfig, path: Path) -> dict[str, Any]:
+    """The checkpoint at ``path``, checked to be well formed and to belong to a run of ``cfg``.
+
+    Raises:
+        CheckpointError: Unreadable, forged, out of range, or from a run with a different config.
+    """
+    state = load_checkpoint(path)
+    validate_checkpoint(state, path, cfg.iterations)
+    try:
+        saved = from_dict(TrainConfig, json.loads(state["config"]))
+    except (ValueError, TypeError, AttributeError) as err:
+        raise CheckpointError(f"{path}: its 'config' is not a TrainConfig ({err})") from None
+    differ = resume_differences(saved, cfg)
+    if differ:
+        was, now = flat_items(saved), flat_items(cfg)
+        shown = "; ".join(f"{k}: run {was.get(k)!r}, given {now.get(k)!r}" for k in differ)
+        raise CheckpointError(
+            f"--resume: this config differs from the run in {cfg.out_dir} ({shown}) "
+            f"(only {', '.join(sorted(RESUMABLE_FIELDS))} may change on resume); pass the run's values, "
+            "or start a new run in another --out-dir")
+    return state
 
 
 class _Run:
@@ -168,7 +211,20 @@ class _Run:
             "reference": self.ref_model.state_dict() if self.ref_model is not None else None,
         }
 
-    def load(self, state: dict[str, Any]) -> None:
+    def load(self, state: dict[str, Any], path: Path) -> None:
+        """Restores a checkpoint validated by ``_resume_state``.
+
+        Raises:
+            CheckpointError: When a value does not fit this run's objects (tensor shapes, optimizer groups,
+                RNG state sizes): the checkpoint was forged or made by a different model.
+        """
+        try:
+            self._load(state)
+        except (RuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise CheckpointError(f"{path}: does not fit this run's model and optimizer ({detail})") from err
+
+    def _load(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         if self.value_head is not None:
             self.value_head.load_state_dict(state["value_head"])
@@ -255,26 +311,31 @@ def train(cfg: TrainConfig) -> TrainResult:
     """Runs the configured training and returns its result (see ``TrainConfig`` for every option).
 
     Writes to ``cfg.out_dir``: ``config.json``, ``metrics.jsonl``, TensorBoard events under ``tb/``,
-    ``checkpoints/``, ``curves.png`` and ``summary.json``.
+    ``checkpoints/``, ``curves.png`` and ``summary.json``. The folder must be new or empty unless
+    ``cfg.resume`` (continue its run) or ``cfg.overwrite`` (replace it) is set (``check_run_folder``).
+
+    Raises:
+        ConfigError: A bad config, model name or run folder; found before any model is loaded where possible.
+        CheckpointError: On resume, a checkpoint that is unreadable, forged or from a different config.
     """
     _validate(cfg)
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    resume_from = check_run_folder(out, resume=cfg.resume, overwrite=cfg.overwrite)
+    state = _resume_state(cfg, resume_from) if resume_from is not None else None
     run = _Run(cfg)
     start = 1
-    resume_from = latest_checkpoint(out) if cfg.resume else None
-    if cfg.resume and resume_from is None:
-        raise FileNotFoundError(f"--resume: no checkpoint under {out / 'checkpoints'}")
     try:
-        if resume_from is not None:
-            state = load_checkpoint(resume_from)
-            run.load(state)
+        if state is not None:
+            assert resume_from is not None
+            run.load(state, resume_from)
             start = int(state["iteration"]) + 1
             eval_before = state["eval_before"]
             logger = RunLogger(out, cfg.tensorboard, keep_until=start - 1)
         else:
+            if cfg.overwrite:  # only now: a run that fails to build (bad model, env) leaves the old one intact
+                clear_run_folder(out)
             save_config(cfg, out / "config.json")
             logger = RunLogger(out, cfg.tensorboard)
             if cfg.sft.episodes > 0:
@@ -287,7 +348,8 @@ def train(cfg: TrainConfig) -> TrainResult:
             run.freeze_reference()
             eval_before = run.evaluate()
             logger.log(0, {f"eval/{k}": v for k, v in eval_before.items()})
-        eval_after = eval_before
+        # A resumed run that has no iterations left reports the last evaluation it made.
+        eval_after = state.get("eval_after", eval_before) if state is not None else eval_before
         bar = tqdm(range(start, cfg.iterations + 1), desc="train", disable=not cfg.progress,
                    initial=start - 1, total=cfg.iterations)
         for it in bar:
@@ -299,7 +361,8 @@ def train(cfg: TrainConfig) -> TrainResult:
             bar.set_postfix(success=f"{metrics.get('rollout/success_rate', float('nan')):.2f}",
                             ret=f"{metrics.get('rollout/return_mean', float('nan')):.2f}")
             if it % cfg.checkpoint_every == 0 or it == cfg.iterations:
-                save_checkpoint(out, it, {**run.state(), "eval_before": eval_before})
+                save_checkpoint(out, it, {**run.state(), "eval_before": eval_before, "eval_after": eval_after,
+                                          "config": config_json(cfg)})
         logger.close()
         plot_curves(out / "metrics.jsonl", out / "curves.png",
                     title=f"{cfg.env.env_id}  {cfg.algo.estimator} + {cfg.algo.loss}  model={cfg.model.name}")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import random
 import sys
+import warnings
 from pathlib import Path
 
 import gymnasium
@@ -29,6 +31,8 @@ from turngym.agents.policies import (  # noqa: E402
     sanitize_text,
     tiny_config,
 )
+from turngym.agents.policies.lm import cache_argument  # noqa: E402
+from turngym.envs.core.errors import ConfigError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 ASSETS = REPO / "agents" / "policies" / "assets"
@@ -422,6 +426,78 @@ def test_act_constrained_on_leduc(model, tokenizer):
 def test_act_unconstrained_returns_text(model, tokenizer):
     out = policy(model, tokenizer, max_new_tokens=3).act(["obs one", {"not": "text"}], [{}, {}])
     assert len(out) == 2 and all(isinstance(a, str) for a in out)
+
+
+# ------------------------------------------------------------------------------ transformers cache API
+def _deprecations(caught: list[warnings.WarningMessage]) -> list[str]:
+    return [f"{w.category.__name__}: {w.message}" for w in caught
+            if issubclass(w.category, DeprecationWarning | FutureWarning)]
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_generation_and_scoring_use_the_current_cache_api(tokenizer, lora):
+    """Item 14: no deprecation warning (transformers 5.x renamed ``past_key_values`` to ``cache``), and the
+    cached decoding still records exactly the log-probs of a forward pass without any cache."""
+    pol = LMPolicy(make_tiny_model(seed=0), tokenizer, device="cpu", max_new_tokens=10, seed=4)
+    if lora:
+        pol.with_lora(r=4)  # outside the check: peft itself touches a deprecated transformers property
+    prompts = [user("hi"), user("call raise fold " * 20), user("Q♥")]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gens = pol.generate(prompts) + pol.generate(prompts, admissible=[["call", "fold"], None, ["raise"]])
+        scores = pol.score(prompts, ["<answer>x</answer>", "call", "fold"])
+    assert _deprecations(caught) == []
+    for g in gens:
+        assert torch.allclose(torch.tensor(g.logprobs), recomputed(pol, g, 1.0), atol=1e-4)
+    assert all(math.isfinite(s) and s < 0 for s in scores)
+
+
+class LegacyCacheKeyword(torch.nn.Module):
+    """A causal LM whose forward still takes the cache as ``past_key_values`` (transformers before the rename)."""
+
+    def __init__(self, inner: torch.nn.Module):
+        super().__init__()
+        self.inner = inner
+        self.config = inner.config
+        self.generation_config = inner.generation_config
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
+                use_cache=None, logits_to_keep=0):
+        return self.inner(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                          cache=past_key_values, use_cache=use_cache, logits_to_keep=logits_to_keep)
+
+
+def test_cache_keyword_follows_the_model_signature(model, tokenizer):
+    assert cache_argument(model) == "cache"
+    legacy = LegacyCacheKeyword(model)
+    assert cache_argument(legacy) == "past_key_values"
+    prompts = [user("Your card: K"), user("Legal actions: call, raise. " * 5)]
+    new = policy(model, tokenizer, seed=9, max_new_tokens=10).generate(prompts)
+    old = policy(legacy, tokenizer, seed=9, max_new_tokens=10).generate(prompts)
+    assert [g.completion_ids for g in old] == [g.completion_ids for g in new]
+    for a, b in zip(old, new, strict=True):
+        assert torch.allclose(torch.tensor(a.logprobs), torch.tensor(b.logprobs), atol=1e-6)
+
+
+@pytest.mark.parametrize(("kwargs", "named"), [
+    ({"temperature": math.nan}, "temperature"),
+    ({"temperature": math.inf}, "temperature"),
+    ({"top_p": math.nan}, "top_p"),
+    ({"max_new_tokens": math.nan}, "max_new_tokens"),
+    ({"batch_size": 0}, "batch_size"),
+])
+def test_bad_sampling_settings_are_config_errors(model, tokenizer, kwargs, named):
+    with pytest.raises(ConfigError, match=named):
+        policy(model, tokenizer, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["/nonexistent", "./no/such/model", "not a model id"])
+def test_unloadable_model_name_is_a_config_error(tmp_path, name):
+    with pytest.raises(ConfigError, match="model.name"):
+        build_policy(name, device="cpu")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="model.name"):  # a folder without config.json or tokenizer
+        build_policy(str(tmp_path / "empty"), device="cpu")
 
 
 # ------------------------------------------------------------------------------------------ LoRA

@@ -29,6 +29,7 @@ from turngym.agents.train.config import (
 )
 from turngym.agents.train.loop import eval_seeds, train, train_seeds
 from turngym.agents.train.tensors import build_token_batch
+from turngym.envs.core.errors import ConfigError
 
 LEDUC = EnvConfig()
 TOOLQA = EnvConfig(env_id="turngym/ToolQA-v0", kwargs='{"difficulty": 1, "format": "plain", "max_turns": 3}',
@@ -153,7 +154,8 @@ def test_resume_is_bit_for_bit(tmp_path):
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    # A ConfigError (exit 2 from the CLI, no traceback), raised before any model is loaded.
+    with pytest.raises(ConfigError, match="a run folder with a checkpoint"):
         train(small_config(tmp_path, resume=True))
 
 

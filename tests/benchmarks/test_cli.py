@@ -295,3 +295,107 @@ def test_play_resolves_when_the_cached_policy_has_foreign_keys(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert "does not match" in result.stderr and "Solving" in result.stderr
     assert len(TabularPolicy.load(stale)) == 12  # re-solved: Kuhn's 12 information sets
+
+
+# ------------------------------------------------------------------------- clean errors (issue 12, item 12)
+def assert_clean_usage_error(result, *needles: str) -> None:
+    """Exit status 2, the message on stderr, no traceback and no click "Aborted."."""
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output and "Aborted" not in result.output
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+def test_version_prints_the_package_version() -> None:
+    import importlib.metadata
+
+    import turngym
+
+    expected = getattr(turngym, "__version__", None) or importlib.metadata.version("turngym")
+    result = runner.invoke(cli.app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"turngym {expected}\n"
+
+
+def test_play_negative_seed_is_a_usage_error() -> None:
+    result = runner.invoke(cli.app, ["play", KUHN, "--seed", "-1"], input="quit\n")
+    assert_clean_usage_error(result, "--seed")
+
+
+def test_unknown_env_hint_names_turngym_list() -> None:
+    result = runner.invoke(cli.app, ["play", "KuhnPokr-v0"])
+    assert_clean_usage_error(result, "turngym list")
+
+
+@pytest.fixture
+def a_file(tmp_path: Path) -> Path:
+    """A regular file: a folder cannot be created under it, even as root."""
+    path = tmp_path / "a-file"
+    path.write_text("")
+    return path
+
+
+def test_solve_unwritable_out_fails_before_solving(a_file: Path) -> None:
+    pytest.importorskip("turngym.agents.cfr")
+    result = runner.invoke(cli.app, ["solve", KUHN, "--iterations", "5", "--out", str(a_file / "out"),
+                                     "--no-progress"])
+    assert_clean_usage_error(result, "--out", "Not a directory")
+    assert "Final exploitability" not in result.stdout
+
+
+def test_play_unwritable_cache_fails_before_solving(a_file: Path) -> None:
+    pytest.importorskip("turngym.agents.cfr")
+    result = runner.invoke(cli.app, ["play", KUHN, "--opponent", "cfr", "--cache", str(a_file / "cache")],
+                           input="quit\n")
+    assert_clean_usage_error(result, "--cache")
+    assert "Solving" not in result.stderr
+
+
+@pytest.mark.parametrize(("bench", "out"), [("throughput", "x/result.json"), ("dhumbal", "x"),
+                                            ("cooperation", "x")])
+def test_bench_unwritable_out_fails_before_running(a_file: Path, bench: str, out: str) -> None:
+    pytest.importorskip(f"turngym.benchmarks.{bench}")
+    result = runner.invoke(cli.app, ["bench", bench, "--out", str(a_file / out)])
+    assert_clean_usage_error(result, "--out")
+
+
+def test_train_help_lists_overwrite() -> None:
+    result = runner.invoke(cli.app, ["train", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--overwrite" in result.stdout and "--resume" in result.stdout
+
+
+def _train(*args: str):
+    return runner.invoke(cli.app, ["train", "--no-progress", "--no-tensorboard", *args])
+
+
+def test_train_into_a_used_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    assert_clean_usage_error(_train("--out-dir", str(tmp_path)), "--resume", "--overwrite")
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--model.temperature", "nan"], "model.temperature"),  # was KeyError: 0 after a minute of rollouts
+    (["--model.top-p", "nan"], "model.top_p"),
+    (["--model.max-new-tokens", "0"], "model.max_new_tokens"),
+    (["--eval-episodes", "0"], "eval_episodes"),  # was a run with NaN evaluations
+    (["--model.name", "/nonexistent"], "model.name"),
+    (["--env.kwargs", '{"obs_mode": "vector"}'], "obs_mode"),
+    (["--resume"], "resume"),  # no checkpoint in the folder
+])
+def test_train_bad_settings_are_usage_errors(tmp_path: Path, args: list[str], named: str) -> None:
+    assert_clean_usage_error(_train("--out-dir", str(tmp_path / "run"), *args), named)
+
+
+def test_train_unwritable_out_dir_is_a_usage_error(a_file: Path) -> None:
+    assert_clean_usage_error(_train("--out-dir", str(a_file / "run")), "out_dir")
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip", bytes(range(256)) * 8])
+def test_train_resume_from_a_broken_checkpoint_is_a_usage_error(tmp_path: Path, content: bytes) -> None:
+    checkpoint = tmp_path / "checkpoints" / "iter-000001.pt"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(content)
+    assert_clean_usage_error(_train("--out-dir", str(tmp_path), "--resume"), "not a readable turngym checkpoint")
+
