@@ -53,9 +53,16 @@ _P = TypeVar("_P", bound="_PoolBase")
 
 @runtime_checkable
 class EnvPool(Protocol):
-    """A fixed set of ``num_envs`` envs, addressed by index ``0 .. num_envs - 1``."""
+    """A fixed set of ``num_envs`` envs, addressed by index ``0 .. num_envs - 1``.
+
+    Attributes:
+        num_envs: How many envs.
+        env_id: The registered id every env was made from; its registry entry (``EnvInfo``) says what the
+            rollout may ask the envs through ``call`` (e.g. the gold-answer accessor).
+    """
 
     num_envs: int
+    env_id: str
 
     def reset(self, indices: Sequence[int], seeds: Sequence[int | None],
               options: Sequence[dict | None] | None = None) -> list[tuple[Any, dict]]:
@@ -333,6 +340,7 @@ class InProcessPool(_PoolBase):
     def __init__(self, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None):
         _check_env_args(env_id, num_envs, 1, env_kwargs)
         self.num_envs = num_envs
+        self.env_id = env_id
         self.workers = 1
         self.envs: list[Any] = []
         try:
@@ -482,6 +490,7 @@ class SubprocessPool(_ShardedPool):
             raise ConfigError("start_method", "'forkserver' or 'spawn' (fork is unsafe with threads)",
                               start_method, START_METHODS)
         self._setup_shards(num_envs, workers)
+        self.env_id = env_id
         self.timeout = timeout
         self.start_method = start_method
         self._procs: list[Any] = []
@@ -644,6 +653,7 @@ class RayPool(_ShardedPool):
         self._ray = ray
         self._actors: list[Any] = []
         self._setup_shards(num_envs, workers)
+        self.env_id = env_id
         self.timeout = timeout
         if not ray.is_initialized():
             if address is not None:

@@ -10,6 +10,11 @@ Prompts are chat messages: the first observation (the task statement) as a user 
 last ``history_turns`` exchanges (assistant action, user observation), then the current observation.
 Budgets end an episode as ``truncated``: ``max_turns`` turns, or a prompt longer than
 ``max_context_tokens`` tokens (the episode ends before that turn is generated).
+
+Information-gain rewards (IGPO) score the gold answer. Infos never carry it (the acting policy reads
+infos, DESIGN section 3); the rollout asks each env for it through the accessor that the env's registry
+entry declares (``EnvInfo.gold_answer``), called through the pool (``pool.call(i, method)``), so it works
+the same on every executor and the trainer never names an env.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 from turngym.agents.batch import TurnBatch, encode_keys
 from turngym.agents.envpool import EnvPool
 from turngym.agents.policies.base import Generation, Message, TextPolicy
+from turngym.envs.core.errors import ConfigError
 
 
 @dataclass
@@ -139,7 +145,7 @@ def collect(
     group_size: int,
     settings: RolloutSettings | None = None,
     *,
-    answer_of: Callable[[dict[str, Any]], str | None] | None = None,
+    answer_of: Callable[[str], str] | None = None,
     prompt_length: Callable[[list[Message]], int] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[Episode]:
@@ -151,11 +157,17 @@ def collect(
         seeds: One reset seed per task group.
         group_size: G, episodes per task.
         settings: Budgets and prompt formatting.
-        answer_of: For information-gain rewards: maps the reset info to the gold answer text as the
-            policy would write it (e.g. ``<answer>Paris</answer>``); when given, the policy scores it
-            (``policy.score``) before the first turn and after every turn. ``None``: no scoring.
+        answer_of: For information-gain rewards: renders an env's gold answer as the policy would write
+            it (``"Paris"`` -> ``"<answer>Paris</answer>"``). When given, every env's answer is fetched
+            after its reset through the accessor its registry entry declares (``gold_answer_method``,
+            called with ``pool.call``), and the policy scores the rendered answer (``policy.score``)
+            before the first turn and after every turn. ``None``: no answer is fetched, no scoring.
         prompt_length: Token count of a prompt, for ``max_context_tokens`` (needed when that is set).
         progress: Called with the number of env steps after each turn.
+
+    Raises:
+        ConfigError: ``answer_of`` is given but the pool's env declares no gold-answer accessor.
+        ValueError: The pool is too small, or ``max_context_tokens`` is set without ``prompt_length``.
     """
     cfg = settings or RolloutSettings()
     total = len(seeds) * group_size
@@ -164,6 +176,7 @@ def collect(
                          f"the pool has {pool.num_envs}")
     if cfg.max_context_tokens is not None and prompt_length is None:
         raise ValueError("collect: max_context_tokens needs prompt_length (a token counter)")
+    method = gold_answer_method(pool.env_id) if answer_of is not None else None  # fail before any reset
     episodes = [Episode(episode_id=i, group_id=i // group_size, seed=int(seeds[i // group_size]))
                 for i in range(total)]
     indices = list(range(total))
@@ -171,7 +184,9 @@ def collect(
     first_obs = [str(obs) for obs, _ in resets]
     infos = [info for _, info in resets]
     exchanges: list[list[tuple[str, str]]] = [[] for _ in range(total)]
-    gold = [answer_of(info) if answer_of is not None else None for info in infos]
+    gold: list[str | None] = [None] * total
+    if answer_of is not None and method is not None:
+        gold = [_rendered_gold(pool, i, method, answer_of) for i in indices]
 
     def prompt_of(i: int) -> list[Message]:
         return format_prompt(first_obs[i], exchanges[i], cfg.history_turns, cfg.include_first)
@@ -222,6 +237,40 @@ def collect(
         if ep.truncated and not ep.final_info:
             ep.final_info = infos[ep.episode_id]
     return episodes
+
+
+def gold_answer_method(env_id: str) -> str:
+    """Name of the env method that returns ``env_id``'s current gold answer (``EnvInfo.gold_answer``).
+
+    Args:
+        env_id: A registered env id.
+
+    Raises:
+        ConfigError: The env's registry entry declares no gold-answer accessor, so information-gain
+            rewards cannot be computed on it (the message lists the ids that declare one).
+    """
+    import turngym.envs  # noqa: F401  (registers the suite's ids; a pool may have made its envs elsewhere)
+    from turngym.envs.core.registry import env_info, list_envs
+
+    info = env_info(env_id)
+    if info.gold_answer is None:
+        with_answers = [e.id for e in list_envs() if e.gold_answer is not None]
+        # No ``choices``: the id is not a typo of another one, so a "did you mean" would mislead.
+        raise ConfigError("env_id", "an env whose registry entry declares a gold-answer accessor "
+                          "(EnvInfo.gold_answer), which information-gain scoring needs: "
+                          + (", ".join(with_answers) or "none is registered"), info.id)
+    return info.gold_answer
+
+
+def _rendered_gold(pool: EnvPool, index: int, method: str, render: Callable[[str], str]) -> str | None:
+    """Env ``index``'s gold answer through its declared accessor, rendered; ``None`` when it has none."""
+    gold = pool.call(index, method)
+    if gold is None:
+        return None
+    if not isinstance(gold, str):
+        raise TypeError(f"{pool.env_id}: the gold-answer accessor {method}() returned {type(gold).__name__}, "
+                        "expected str (or None when the task has no answer)")
+    return render(gold)
 
 
 def _score(policy: TextPolicy, items: list[tuple[int, list[Message]]], gold: list[str | None],

@@ -19,9 +19,10 @@ def info_gain(batch: TurnBatch, score0: float | np.ndarray | None = None) -> np.
     """Returns the per-turn information gain ``r_t = s_t - s_{t-1}``.
 
     ``batch.score[t]`` holds the score (mean log-prob of the gold answer, teacher forced) computed with the
-    history up to and including turn t. ``s_{-1}``, the score with no turn taken, comes from ``score0``:
-    a scalar, or a per-row array read at each episode's first row; ``None`` means ``s_{-1} = s_0`` (the first
-    turn then has zero gain).
+    history up to and including turn t. The rollout gets the answer from the env's registry-declared
+    accessor (``EnvInfo.gold_answer``, see ``turngym.agents.rollout.collect``), never from an info.
+    ``s_{-1}``, the score with no turn taken, comes from ``score0``: a scalar, or a per-row array read at
+    each episode's first row; ``None`` means ``s_{-1} = s_0`` (the first turn then has zero gain).
     """
     if batch.score is None:
         raise ValueError("igpo: the batch has no `score` column (per-turn information-gain scores)")

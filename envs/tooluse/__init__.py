@@ -5,10 +5,10 @@ from turngym.envs.tooluse.env import ToolMathEnv, ToolQAEnv, ToolSQLEnv, ToolUse
 from turngym.envs.tooluse.trajectories import ExpertAgent, expert_trajectories
 
 register_env(EnvInfo("turngym/ToolQA-v0", "tooluse", ToolQAEnv, modes=("text",),
-                     summary="Multi-hop questions over a document corpus (search, open)"))
+                     summary="Multi-hop questions over a document corpus (search, open)", gold_answer="gold_answer"))
 register_env(EnvInfo("turngym/ToolMath-v0", "tooluse", ToolMathEnv, modes=("text",),
-                     summary="Word problems with exact answers (calculator, python)"))
+                     summary="Word problems with exact answers (calculator, python)", gold_answer="gold_answer"))
 register_env(EnvInfo("turngym/ToolSQL-v0", "tooluse", ToolSQLEnv, modes=("text",),
-                     summary="Questions over a relational database (read-only SQL)"))
+                     summary="Questions over a relational database (read-only SQL)", gold_answer="gold_answer"))
 
 __all__ = ["ExpertAgent", "ToolMathEnv", "ToolQAEnv", "ToolSQLEnv", "ToolUseEnv", "expert_trajectories"]

@@ -4,8 +4,9 @@ One episode is one task (a question with a verifiable gold answer). Each turn th
 parsed in the env's call ``format``; tool calls run on real tools (a safe calculator, a sandboxed
 Python subprocess, BM25 search over the task's corpus, read-only SQLite) and their outputs, truncated
 head and tail, are the next observation. ``<answer>…</answer>`` ends the episode with the answer's
-score (exact match, token F1 or numeric match) as reward. The gold answer travels in
-``info["task"]["answer"]`` so information-gain rewards can score it (DESIGN §3, §4).
+score (exact match, token F1 or numeric match) as reward. The gold answer is never in an ``info`` (the
+acting agent reads infos); information-gain rewards ask for it through ``gold_answer()``, the accessor
+the registry entry declares (DESIGN §3, §4).
 """
 
 from __future__ import annotations
@@ -16,7 +17,19 @@ from typing import Any
 
 from turngym.envs.core.errors import ConfigError, SnapshotError
 from turngym.envs.core.render import render_text
-from turngym.envs.core.session import decode_snapshot, encode_snapshot, rng_from_state, rng_state
+from turngym.envs.core.session import (
+    RESET_FIRST,
+    encode_snapshot,
+    parsed_snapshot,
+    read_bool,
+    read_dict,
+    read_int,
+    read_list,
+    read_message,
+    read_number,
+    rng_from_state,
+    rng_state,
+)
 from turngym.envs.core.spaces import Text, truncate
 from turngym.envs.core.state_key import make_state_key
 from turngym.envs.core.text_env import TextEnv
@@ -24,6 +37,7 @@ from turngym.envs.tooluse import formats, rewards
 from turngym.envs.tooluse import tasks as task_gen  # ``tasks`` is also an argument name below
 from turngym.envs.tooluse.base import Answer, Task, ToolCall, ToolResult
 from turngym.envs.tooluse.tools import make_tools
+from turngym.envs.tooluse.tools.python_sandbox import BACKENDS, sandbox_backend
 
 METRICS = ("auto", "em", "f1", "numeric")
 SPLITS = ("train", "test")
@@ -73,6 +87,10 @@ class ToolUseEnv(TextEnv):
         max_tool_output_chars (int): per tool output, default 2000.
         max_obs_chars (int): observation cap, default 16000.
         python_timeout_s (float): wall-clock limit of one python call, default 5.
+        python_backend (str): sandbox of the python tool: ``"auto"`` (default: bubblewrap; an env whose
+            tasks use python is refused with a ``ConfigError`` where bubblewrap does not work, never run
+            unisolated), ``"bwrap"``, or ``"unsafe-rlimit"`` (alias ``"rlimit"``: no isolation, an
+            ``UnsafeSandboxWarning`` on every construction). See ``tools.python_sandbox``.
         obs_mode (str): ``"text"`` only.
     Version history:
         v0: initial release.
@@ -100,6 +118,7 @@ class ToolUseEnv(TextEnv):
         max_tool_output_chars: int = 2000,
         max_obs_chars: int = 16000,
         python_timeout_s: float = 5.0,
+        python_backend: str = "auto",
         obs_mode: str = "text",
         render_mode: str | None = None,
     ):
@@ -139,6 +158,14 @@ class ToolUseEnv(TextEnv):
         self.max_tool_output_chars = int(max_tool_output_chars)
         self.max_obs_chars = int(max_obs_chars)
         self.python_timeout_s = float(python_timeout_s)
+        if python_backend not in BACKENDS:
+            raise ConfigError("python_backend", f"one of {', '.join(BACKENDS)}", python_backend, BACKENDS)
+        self.python_backend = python_backend
+        # DESIGN §3: bad configuration fails at construction. Where the tasks use python, a backend that
+        # cannot isolate code here is refused now and the unsafe one warns now (issue 12, item 1).
+        uses = {n for t in self.task_list for n in t.tools} if self.task_list else set(task_gen.FAMILY_TOOLS[family])
+        if "python" in uses:
+            sandbox_backend(python_backend)
         self.render_mode = render_mode
         self.env_id = self.ENV_ID
         self.observation_space = Text(self.max_obs_chars)
@@ -184,8 +211,22 @@ class ToolUseEnv(TextEnv):
     def _ensure_tools(self) -> None:
         assert self.task is not None
         if self._tools_for != self.task.task_id:
-            self.tools = make_tools(self.task, python_timeout_s=self.python_timeout_s)
+            self.tools = make_tools(self.task, python_timeout_s=self.python_timeout_s,
+                                    python_backend=self.python_backend)
             self._tools_for = self.task.task_id
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the tools: they hold locks and database handles, and are rebuilt from the task."""
+        state = self.__dict__.copy()
+        state["tools"], state["_tools_for"] = {}, None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restores the attributes and rebuilds the task's tools (pickle, ``copy.deepcopy``, vector envs)."""
+        self.__dict__.update(state)
+        if self.task is not None:
+            self._ensure_tools()
 
     # ------------------------------------------------------------------ loop
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -202,7 +243,9 @@ class ToolUseEnv(TextEnv):
 
     def step(self, action: Any):
         """Runs the tool calls in ``action`` or scores its answer."""
-        if self.done or self.task is None:
+        if self.task is None:
+            raise RuntimeError(f"step() called before reset(); {RESET_FIRST}")
+        if self.done:
             raise RuntimeError("step() called after the episode ended; call reset()")
         self.turn += 1
         parsed = formats.parse_turn(action, self.format, self.tools, max_calls=self.max_calls_per_turn)
@@ -284,13 +327,30 @@ class ToolUseEnv(TextEnv):
         return info
 
     def task_info(self) -> dict[str, Any]:
-        """``info["task"]``: id, instruction, gold answer and its format (for information-gain rewards)."""
+        """``info["task"]``: id, instruction and the answer's format, never the gold answer.
+
+        Infos reach the acting agent, so the answer stays out of them (DESIGN §3, the info contract);
+        trainers that need it call ``gold_answer()``, the accessor the registry entry declares.
+        """
         assert self.task is not None
         t = self.task
         return {"id": t.task_id, "env_id": self.env_id, "instruction": t.question, "question": t.question,
-                "answer": t.answer, "answer_format": t.answer_format, "family": t.family,
+                "answer_format": t.answer_format, "family": t.family,
                 "difficulty": t.difficulty, "split": t.split, "seed": t.seed, "tools": list(t.tools),
                 "format": self.format}
+
+    def gold_answer(self) -> str:
+        """The current task's gold answer (the registry's ``EnvInfo.gold_answer`` accessor).
+
+        For trainers that score it (IGPO's information gain); it is never part of an ``info``, which the
+        acting agent reads.
+
+        Raises:
+            RuntimeError: Before the first ``reset``.
+        """
+        if self.task is None:
+            raise RuntimeError(f"{self.env_id}: gold_answer() before reset(): there is no task yet")
+        return self.task.answer
 
     def example_actions(self) -> list[str]:
         """Well-formed actions for the current state (the scripted expert's next move, then an answer).
@@ -309,6 +369,8 @@ class ToolUseEnv(TextEnv):
     # ------------------------------------------------------------- snapshots
     def get_state(self) -> bytes:
         """Snapshot: the task reference, counters, the canonical history, the RNG."""
+        if self.task is None:
+            raise RuntimeError(f"get_state() called before reset(); {RESET_FIRST}")
         return encode_snapshot(self.env_id, {
             "task_ref": self.task_ref, "turn": self.turn, "tool_calls": self.tool_calls, "history": self.history,
             "error": self.error, "done": self.done, "truncated": self.truncated_flag, "last_obs": self.last_obs,
@@ -317,24 +379,91 @@ class ToolUseEnv(TextEnv):
         })
 
     def set_state(self, blob: bytes) -> None:
-        """Restores ``get_state`` output (``SnapshotError`` on foreign or malformed bytes)."""
-        data = decode_snapshot(self.env_id, blob)
-        try:
-            if data["config"] != [self.family, self.difficulty, self.format]:
-                raise ValueError(f"snapshot of another configuration {data['config']}")
-            ref = dict(data["task_ref"])
-            task = self._load_task(ref)
-            self._np_random = rng_from_state(data["rng"])
-            self.task_ref, self.task = ref, task
-            self.turn, self.tool_calls = int(data["turn"]), int(data["tool_calls"])
-            self.history = list(data["history"])
-            self.error = data["error"]
-            self.done, self.truncated_flag = bool(data["done"]), bool(data["truncated"])
-            self.last_obs = str(data["last_obs"])
-            self.last_score = None if data["last_score"] is None else float(data["last_score"])
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
-            raise SnapshotError(f"malformed snapshot: {e!r}") from None
-        self._ensure_tools()
+        """Restores ``get_state`` output; atomic: ``SnapshotError`` (only) leaves the env unchanged.
+
+        Snapshots may be forged (DESIGN §5), so the snapshot must be one this env can reach: its
+        configuration; a task it can draw; counters within the budgets (a negative count would extend
+        them); a history of well-formed turns (known tools, arguments that fit their schemas, at most
+        ``max_calls_per_turn`` calls) whose calls add up to ``tool_calls``; and ``done``, ``truncated``
+        and ``last_score`` as the step rules derive them from the history and counters.
+        """
+
+        def parse(data: dict[str, Any]) -> tuple[Any, ...]:
+            f = read_dict(data, "snapshot", ("config", "task_ref", "turn", "tool_calls", "history", "error", "done",
+                                             "truncated", "last_obs", "last_score", "rng"))
+            if f["config"] != [self.family, self.difficulty, self.format]:
+                raise SnapshotError(f"snapshot of another configuration {str(f['config'])[:120]}")
+            ref = read_dict(f["task_ref"], "task_ref")
+            if self.task_list is not None and set(ref) == {"index"}:
+                ref = {"index": read_int(ref["index"], 0, len(self.task_list) - 1, "task index")}
+            elif self.task_list is None and set(ref) == {"seed"}:
+                ref = {"seed": read_int(ref["seed"], 0, None, "task seed")}
+            else:
+                raise SnapshotError(f"task_ref: expected {'index' if self.task_list is not None else 'seed'} only")
+            # Generating a task can take tens of milliseconds (ToolSQL builds a database); search restores
+            # snapshots of the current task over and over, so that one is reused.
+            task = self.task if self.task is not None and ref == self.task_ref else self._load_task(ref)
+            rng = rng_from_state(f["rng"])
+            # The tools of the snapshot's task, built by the env's own rule; the env is put back as it was.
+            saved = self.task, self.tools, self._tools_for
+            try:
+                self.task = task
+                self._ensure_tools()
+                tools, tools_for = self.tools, self._tools_for
+            finally:
+                self.task, self.tools, self._tools_for = saved
+            turn = read_int(f["turn"], 0, self.max_turns, "turn")
+            tool_calls = read_int(f["tool_calls"], 0, self.max_tool_calls, "tool_calls")
+            history = read_list(f["history"], "history", max_length=turn)
+            answer: str | None = None
+            calls_made = 0
+            for i, entry in enumerate(history):
+                entry = read_dict(entry, "history turn")
+                if answer is not None:
+                    raise SnapshotError("a turn after the answer")
+                if set(entry) == {"answer"}:
+                    answer = entry["answer"]
+                    if type(answer) is not str or not answer.strip() or len(answer) > formats.MAX_CHARS:
+                        raise SnapshotError("history: an answer must be a non-empty string from one message")
+                    continue
+                if set(entry) != {"calls", "outputs", "ok"}:
+                    raise SnapshotError(f"history turn {i}: expected an answer or calls, outputs and ok")
+                calls = read_list(entry["calls"], "history calls", max_length=self.max_calls_per_turn)
+                outputs = read_list(entry["outputs"], "history outputs", length=len(calls))
+                oks = read_list(entry["ok"], "history ok", length=len(calls))
+                if not calls or any(type(o) is not str for o in outputs) or any(type(k) is not bool for k in oks):
+                    raise SnapshotError(f"history turn {i}: expected 1+ calls with string outputs and bool oks")
+                for call in calls:
+                    name, arguments = read_list(call, "history call", length=2)
+                    if type(name) is not str or name not in tools:
+                        raise SnapshotError(f"history turn {i}: unknown tool {str(name)[:40]!r}")
+                    problem = formats.validate_arguments(arguments, tools[name].parameters)
+                    if problem:
+                        raise SnapshotError(f"history turn {i}: {problem}"[:300])
+                calls_made += len(calls)
+            if calls_made != tool_calls:
+                raise SnapshotError(f"tool_calls {tool_calls}, but the history holds {calls_made} calls")
+            error = read_message(f["error"], "error")
+            done, truncated = read_bool(f["done"], "done"), read_bool(f["truncated"], "truncated")
+            # ``step``: an answer terminates; otherwise the turn cap or the spent tool budget truncates.
+            expect_truncated = answer is None and (turn >= self.max_turns or tool_calls >= self.max_tool_calls)
+            if truncated != expect_truncated or done != (answer is not None or expect_truncated):
+                raise SnapshotError("done/truncated disagree with the history and the budgets")
+            last_score = f["last_score"]
+            expect_score = None if answer is None else rewards.score_answer(answer, task.answer, self.metric)
+            if last_score is not None:
+                last_score = read_number(last_score, "last_score")
+            if last_score != expect_score:
+                raise SnapshotError("last_score is not the score of the recorded answer")
+            last_obs = f["last_obs"]
+            if type(last_obs) is not str or len(last_obs) > self.max_obs_chars:
+                raise SnapshotError(f"last_obs: expected a string of at most {self.max_obs_chars} characters")
+            return (ref, task, tools, tools_for, rng, turn, tool_calls, history, error, done, truncated, last_obs,
+                    last_score)
+
+        parsed = parsed_snapshot(self.env_id, blob, parse)
+        (self.task_ref, self.task, self.tools, self._tools_for, self._np_random, self.turn, self.tool_calls,
+         self.history, self.error, self.done, self.truncated_flag, self.last_obs, self.last_score) = parsed
 
     def render(self) -> str | None:
         """The last observation (``ansi`` returns it, ``human`` prints it)."""

@@ -48,8 +48,9 @@ def expert_trajectories(env_id: str, n: int, seed: int, **env_kwargs: Any) -> li
         **env_kwargs: Env arguments (``format``, ``difficulty``, ``split``, ...).
 
     Returns:
-        One dict per episode: ``task`` (the reset ``info["task"]``), ``turns`` (list of
-        ``{"observation", "action", "reward"}``), ``success``, ``return``, ``truncated``.
+        One dict per episode: ``task`` (the reset ``info["task"]``), ``answer`` (the gold answer, from the
+        env's ``gold_answer()`` accessor: these are offline training records, not an acting agent's view),
+        ``turns`` (list of ``{"observation", "action", "reward"}``), ``success``, ``return``, ``truncated``.
     """
     env = make(env_id, **env_kwargs)
     agent = ExpertAgent(env)
@@ -58,14 +59,14 @@ def expert_trajectories(env_id: str, n: int, seed: int, **env_kwargs: Any) -> li
     for s in seeds:
         obs, info = env.reset(seed=int(s))
         turns, total, done = [], 0.0, False
-        task = info["task"]
+        task, gold = info["task"], env.gold_answer()
         while not done:
             action = agent.next_text()
             next_obs, reward, terminated, truncated, info = env.step(action)
             turns.append({"observation": obs, "action": action, "reward": float(reward)})
             total += float(reward)
             obs, done = next_obs, terminated or truncated
-        out.append({"task": task, "turns": turns, "success": bool(info.get("success")), "return": total,
+        out.append({"task": task, "answer": gold, "turns": turns, "success": bool(info.get("success")), "return": total,
                     "truncated": bool(truncated)})
     env.close()
     return out

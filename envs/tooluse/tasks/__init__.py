@@ -33,6 +33,9 @@ from turngym.envs.tooluse.tasks.sql import expert_sql, generate_sql
 
 FAMILIES = ("qa", "math", "sql")
 DIFFICULTIES = (1, 2, 3)
+#: The tools every task of a generated family uses (what the family's generator puts in ``Task.tools``).
+FAMILY_TOOLS: dict[str, tuple[str, ...]] = {"qa": ("search", "open"), "math": ("calculator", "python"),
+                                            "sql": ("sql",)}
 
 _GENERATORS: dict[str, Callable[[int, int], Task]] = {"qa": generate_qa, "math": generate_math, "sql": generate_sql}
 _EXPERTS: dict[str, Callable[[Task], Generator[ToolCall | Answer, ToolResult, None]]] = {
@@ -108,5 +111,5 @@ def run_expert(task: Task, tools: Mapping[str, Any], max_calls: int = 64) -> tup
     return (step.text if isinstance(step, Answer) else ""), calls
 
 
-__all__ = ["DIFFICULTIES", "FAMILIES", "expert", "generate", "load_jsonl", "run_expert", "sample_seed",
+__all__ = ["DIFFICULTIES", "FAMILIES", "FAMILY_TOOLS", "expert", "generate", "load_jsonl", "run_expert", "sample_seed",
            "split_of", "split_test_examples", "sqlite_to_script"]

@@ -42,12 +42,13 @@ def test_expert_solves_through_the_env_in_every_format(env_id, fmt):
     assert wins >= 3
 
 
-def test_task_info_carries_the_gold_answer_and_format():
+def test_task_info_carries_the_format_but_never_the_gold_answer():
     env = gym.make("turngym/ToolSQL-v0")
     _, info = env.reset(seed=3)
     task = info["task"]
-    assert task["answer"] and task["answer_format"] and task["id"] and task["instruction"]
-    assert task["answer"] not in task["question"]
+    assert "answer" not in task and task["answer_format"] and task["id"] and task["instruction"]
+    gold = env.unwrapped.gold_answer()  # the registry-declared accessor (EnvInfo.gold_answer)
+    assert gold and gold not in task["question"]
     assert info["admissible_actions"] is None and info["action_valid"] is True
 
 
@@ -200,7 +201,7 @@ def test_expert_trajectories_for_warm_starts():
     assert len(trajs) == 3 and all(t["success"] for t in trajs)
     for t in trajs:
         assert t["turns"][-1]["action"].startswith("<answer>")
-        assert t["task"]["answer"] in t["turns"][-1]["action"]
+        assert t["answer"] in t["turns"][-1]["action"]
         json.dumps(t)  # plain data, ready to write as JSONL
 
 

@@ -375,3 +375,10 @@ def test_load_jsonl_bad_files(tmp_path: Any) -> None:
     with pytest.raises(ConfigError, match="unique doc_id"):
         T.load_jsonl(tmp_path / "dup.jsonl")
     assert issubclass(ConfigError, ValueError)
+
+
+@pytest.mark.parametrize("family", T.FAMILIES)
+def test_family_tools_are_the_tools_its_tasks_use(family):
+    # The env decides at construction whether the python sandbox is needed from FAMILY_TOOLS (issue 12).
+    used = {name for seed in range(20) for d in T.DIFFICULTIES for name in T.generate(family, seed, d).tools}
+    assert used == set(T.FAMILY_TOOLS[family])
