@@ -33,7 +33,6 @@ Actions: 0 = cooperate, 1 = defect (as in every turngym dilemma, action 0 is the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -280,15 +279,14 @@ class SpatialPDGame(SimultaneousGame[LatticeState]):
     """The spatial prisoner's dilemma as a ``SimultaneousGame`` (one seat per lattice site).
 
     Dynamics are the numpy core's (``lattice_rewards``, ``lattice_observations``). The initial moves
-    are drawn by ``new_state`` from the env RNG handed in through ``rng_source`` (the front ends pass
-    their ``np_random``), so seeded episodes reproduce.
+    are drawn from the env RNG the session passes to ``initial_state`` at reset, so seeded episodes
+    reproduce and the rules object holds no reference to an env (envs pickle).
 
     Args:
         size: Lattice side L.
         dr: Dilemma strength.
         horizon: Steps per episode (the game ends after them).
         init_coop: Probability of an initial cooperative move.
-        rng_source: Returns the env RNG at reset.
     """
 
     obs_low = 0.0
@@ -298,11 +296,9 @@ class SpatialPDGame(SimultaneousGame[LatticeState]):
     obs_size = 5
     title = "Spatial prisoner's dilemma"
 
-    def __init__(self, size: int, dr: float, horizon: int, init_coop: float,
-                 rng_source: Callable[[], np.random.Generator]):
+    def __init__(self, size: int, dr: float, horizon: int, init_coop: float):
         self.size, self.dr, self.horizon, self.init_coop = _check_args(size, dr, horizon, init_coop)
         self.num_players = self.size * self.size
-        self.rng_source = rng_source
         r, s, t, p = pd_payoffs(self.dr)
         self.rules = (f"You are one of {self.num_players} agents on a {self.size}x{self.size} grid that wraps "
                       f"around. Each step you choose cooperate or defect, one move played against each of your "
@@ -311,9 +307,15 @@ class SpatialPDGame(SimultaneousGame[LatticeState]):
                       f"Your reward is the mean of your four payoffs.")
         self.instruction = f"Earn as much as you can over {self.horizon} steps of the spatial prisoner's dilemma."
 
-    def new_state(self) -> LatticeState:
+    def initial_state(self, rng: np.random.Generator) -> LatticeState:
         """Initial random moves from the env RNG (cooperate with probability ``init_coop``)."""
-        moves = initial_moves(self.rng_source(), self.num_players, self.init_coop)
+        return self.new_state(rng)
+
+    def new_state(self, rng: np.random.Generator | None = None) -> LatticeState:
+        """The start of an episode: moves drawn from ``rng`` (the session passes the env's at reset)."""
+        if rng is None:
+            raise RuntimeError("new_state() needs an rng (the env's): the initial moves are drawn")
+        moves = initial_moves(rng, self.num_players, self.init_coop)
         return LatticeState([moves], [], lattice_observations(moves, self.size))
 
     def legal_actions(self, s: LatticeState, player: int) -> list[int]:
@@ -446,7 +448,7 @@ class SpatialPDParallel(DilemmaParallelEnv):
     def __init__(self, size: int = WRAPPER_SIZE, dr: float = 0.2, horizon: int = WRAPPER_HORIZON,
                  init_coop: float = 0.5, obs_mode: str = "text", max_turns: int | None = None,
                  invalid_action_penalty: float = 0.0, render_mode: str | None = None):
-        game = SpatialPDGame(size, dr, horizon, init_coop, lambda: self.np_random)
+        game = SpatialPDGame(size, dr, horizon, init_coop)
         super().__init__(game, ENV_ID, obs_mode, default_max_turns(max_turns, game.horizon), invalid_action_penalty,
                          render_mode)
 
@@ -457,7 +459,7 @@ class SpatialPDEnv(DilemmaSingleAgentEnv):
     def __init__(self, size: int = WRAPPER_SIZE, dr: float = 0.2, horizon: int = WRAPPER_HORIZON,
                  init_coop: float = 0.5, opponents: Any = None, seat: int | str = 0, obs_mode: str = "text",
                  max_turns: int | None = None, invalid_action_penalty: float = 0.0, render_mode: str | None = None):
-        game = SpatialPDGame(size, dr, horizon, init_coop, lambda: self.np_random)
+        game = SpatialPDGame(size, dr, horizon, init_coop)
         super().__init__(game, ENV_ID, opponents, seat, obs_mode, default_max_turns(max_turns, game.horizon),
                          invalid_action_penalty, render_mode)
 

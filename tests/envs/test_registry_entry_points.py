@@ -27,14 +27,9 @@ IDS = [e.id for e in te.list_envs() if e.id.startswith("turngym/")]
 FORMS = [(e.id, form) for e in te.list_envs() if e.id.startswith("turngym/") for form in ("single", "aec", "parallel")
          if getattr(e, form) is not None]
 
-#: SpatialPD's front ends hand the game a ``lambda: self.np_random`` (envs/dilemmas/spatial.py, not this
-#: part's file), which pickle cannot serialize. Strict: the test starts failing once that is fixed.
-_LAMBDA_IN_SPATIAL = pytest.mark.xfail(strict=True, reason="spatial.py passes a lambda to SpatialPDGame")
-
 
 def _param(env_id: str, *rest: str) -> object:
-    marks = [_LAMBDA_IN_SPATIAL] if env_id == "turngym/SpatialPD-v0" else []
-    return pytest.param(env_id, *rest, marks=marks, id="-".join((env_id, *rest)))
+    return pytest.param(env_id, *rest, id="-".join((env_id, *rest)))
 
 
 def _legal(info: dict, base) -> str:
