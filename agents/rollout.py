@@ -185,7 +185,7 @@ def collect(
     infos = [info for _, info in resets]
     exchanges: list[list[tuple[str, str]]] = [[] for _ in range(total)]
     gold: list[str | None] = [None] * total
-    if answer_of is not None and method is not None:
+    if answer_of is not None and method is not None:  # both or neither (``method`` is for the type checker)
         gold = [_rendered_gold(pool, i, method, answer_of) for i in indices]
 
     def prompt_of(i: int) -> list[Message]:

@@ -577,88 +577,66 @@ def sft_cmd(ctx: typer.Context) -> None:
 
 
 # --------------------------------------------------------------------------------------------- bench
-@bench_app.command(
-    "throughput",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    add_help_option=False,
-)
+#: ``turngym bench <name>`` passes every argument through to the script's own parser (its ``--help`` too).
+_PASS_THROUGH = {"context_settings": {"allow_extra_args": True, "ignore_unknown_options": True},
+                 "add_help_option": False}
+
+
+def run_bench_script(ctx: typer.Context, name: str, label: str, out_is_file: bool) -> None:
+    """Runs ``turngym.benchmarks.<name>.main`` on the command's arguments.
+
+    A missing script (a partial install) is a one-line error, a ``--out`` that cannot be written fails before
+    the run (``check_bench_out``), and the library's typed errors exit with status 2.
+
+    Args:
+        ctx: The typer context holding the pass-through arguments.
+        name: Module name under ``turngym.benchmarks``.
+        label: The benchmark's name for the error message.
+        out_is_file: The script's ``--out`` names a file rather than a folder.
+
+    Raises:
+        typer.Exit: With the script's status when it is not 0.
+    """
+    import importlib
+
+    module_name = f"turngym.benchmarks.{name}"
+    try:
+        script = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name != module_name:
+            raise
+        _console(stderr=True).print(f"Error: the {label} benchmark (benchmarks/{name}.py) is not installed.")
+        raise typer.Exit(1) from None
+    args = list(ctx.args)
+    check_bench_out(args, is_file=out_is_file)
+    with config_errors():
+        status = script.main(args)
+    if status:
+        raise typer.Exit(int(status))
+
+
+@bench_app.command("throughput", **_PASS_THROUGH)
 def bench_throughput_cmd(ctx: typer.Context) -> None:
     """Steps-per-second of every env next to its peers; all arguments go to the benchmark script."""
-    try:
-        from turngym.benchmarks import throughput
-    except ModuleNotFoundError as e:
-        if e.name != "turngym.benchmarks.throughput":
-            raise
-        _console(stderr=True).print("Error: the throughput benchmark (benchmarks/throughput.py) is not installed.")
-        raise typer.Exit(1) from None
-    check_bench_out(list(ctx.args), is_file=True)
-    with config_errors():
-        status = throughput.main(list(ctx.args))
-    if status:
-        raise typer.Exit(int(status))
+    run_bench_script(ctx, "throughput", "throughput", out_is_file=True)
 
 
-@bench_app.command(
-    "dhumbal",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    add_help_option=False,
-)
+@bench_app.command("dhumbal", **_PASS_THROUGH)
 def bench_dhumbal_cmd(ctx: typer.Context) -> None:
     """Dhumbal (Jhyap) agent tournaments after arXiv 2510.11736; all arguments go to the benchmark script."""
-    try:
-        from turngym.benchmarks import dhumbal
-    except ModuleNotFoundError as e:
-        if e.name != "turngym.benchmarks.dhumbal":
-            raise
-        _console(stderr=True).print("Error: the Dhumbal benchmark (benchmarks/dhumbal.py) is not installed.")
-        raise typer.Exit(1) from None
-    check_bench_out(list(ctx.args), is_file=False)
-    with config_errors():
-        status = dhumbal.main(list(ctx.args))
-    if status:
-        raise typer.Exit(int(status))
+    run_bench_script(ctx, "dhumbal", "Dhumbal", out_is_file=False)
 
 
-@bench_app.command(
-    "cooperation",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    add_help_option=False,
-)
+@bench_app.command("cooperation", **_PASS_THROUGH)
 def bench_cooperation_cmd(ctx: typer.Context) -> None:
     """Cooperation vs exploration for shared/grouped/independent DQN (arXiv 2601.05509); arguments go to the script."""
-    try:
-        from turngym.benchmarks import cooperation
-    except ModuleNotFoundError as e:
-        if e.name != "turngym.benchmarks.cooperation":
-            raise
-        _console(stderr=True).print("Error: the cooperation benchmark (benchmarks/cooperation.py) is not installed.")
-        raise typer.Exit(1) from None
-    check_bench_out(list(ctx.args), is_file=False)
-    with config_errors():
-        status = cooperation.main(list(ctx.args))
-    if status:
-        raise typer.Exit(int(status))
+    run_bench_script(ctx, "cooperation", "cooperation", out_is_file=False)
 
 
-@bench_app.command(
-    "harvest",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    add_help_option=False,
-)
+@bench_app.command("harvest", **_PASS_THROUGH)
 def bench_harvest_cmd(ctx: typer.Context) -> None:
     """Harvest: PPO with parameter sharing vs random players over seeds (Perolat et al. 2017 metrics)."""
-    try:
-        from turngym.benchmarks import harvest
-    except ModuleNotFoundError as e:
-        if e.name != "turngym.benchmarks.harvest":
-            raise
-        _console(stderr=True).print("Error: the Harvest benchmark (benchmarks/harvest.py) is not installed.")
-        raise typer.Exit(1) from None
-    check_bench_out(list(ctx.args), is_file=False)
-    with config_errors():
-        status = harvest.main(list(ctx.args))
-    if status:
-        raise typer.Exit(int(status))
+    run_bench_script(ctx, "harvest", "Harvest", out_is_file=False)
 
 
 def main() -> None:

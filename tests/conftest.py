@@ -17,21 +17,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
 
 
-def _python_sandbox_missing() -> str | None:
-    """Why the python tool cannot run here (its ConfigError), or None when it can."""
-    from turngym.envs.core.errors import ConfigError
-    from turngym.envs.tooluse.tools.python_sandbox import sandbox_backend
-
-    try:
-        sandbox_backend("auto")
-    except ConfigError as e:
-        return str(e)
-    return None
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if any("ToolMath" in item.nodeid for item in items):
-        why = _python_sandbox_missing()
+        from turngym.envs.tooluse.tools.python_sandbox import isolation_unavailable
+
+        why = isolation_unavailable()
         if why is not None:
             skip_math = pytest.mark.skip(reason=f"the python tool cannot run here: {why}")
             for item in items:

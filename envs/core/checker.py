@@ -476,28 +476,35 @@ def _check_bad_input_flags(make_driver: Callable[[], _Driver], seed: int, max_st
                 out = driver.step(joint)
             except Exception as e:  # noqa: BLE001 - any exception is a contract violation
                 _fail("bad input", f"{what}: the env raised {type(e).__name__}: {e}")
-            _check_invalid_flagged(driver.text, out, what, actor, named)
+            _check_invalid_flagged(driver.text, out, what, actor, joint, named)
         driver.base.set_state(snap)
         driver.step(driver.choose(rng, 0.0))
 
 
 def _bad_steps(driver: _Driver, seed: int) -> list[tuple[str, str | None, Any, list[str]]]:
-    """(label, bad actor or None, action or joint action, actions its message must name) at this decision."""
-    if not isinstance(driver, _ParallelDriver):
-        words, ids = driver.legal()
-        named = list(driver.info().get("admissible_actions") or [])
-        battery = bad_inputs(seed, driver.text)
+    """The bad-input battery at the driver's current decision.
+
+    Each entry: (label, bad actor or None, action or joint action, the actions its message must name).
+    Single-agent and AEC: the hostile battery plus every illegal word (text) or id, and an out-of-range id.
+    Parallel: the same per agent, played while the others play their first legal action, plus a missing
+    action.
+    """
+    def battery(words: list[str], ids: list[int]) -> list[tuple[str, Any]]:
+        out = bad_inputs(seed, driver.text)
         if driver.text:
-            battery += [(f"illegal action {w!r}", w) for w in driver.all_words() if w not in words]
-        else:
-            battery += [(f"illegal id {i}", i) for i in range(driver.num_actions()) if i not in ids]
-        return [(name, None, bad, named) for name, bad in battery]
+            return out + [(f"illegal action {w!r}", w) for w in driver.all_words() if w not in words]
+        return (out + [(f"illegal id {i}", i) for i in range(driver.num_actions()) if i not in ids]
+                + [("id out of range", driver.num_actions())])
+
+    if not isinstance(driver, _ParallelDriver):
+        named = list(driver.info().get("admissible_actions") or [])
+        return [(name, None, bad, named) for name, bad in battery(*driver.legal())]
     agents = list(driver.env.agents)
     legal = {a: driver.legal_of(a) for a in agents}
-    good = {a: (words[0] if driver.text else ids[0]) for a, (words, ids) in legal.items()}
+    good = _first_legal(driver)
     steps = []
     for agent in agents:
-        for name, bad in bad_inputs(seed, driver.text) + [("missing action", _MISSING)]:
+        for name, bad in battery(*legal[agent]) + [("missing action", _MISSING)]:
             joint = {a: good[a] for a in agents if not (a == agent and bad is _MISSING)}
             if bad is not _MISSING:
                 joint[agent] = bad
@@ -505,24 +512,34 @@ def _bad_steps(driver: _Driver, seed: int) -> list[tuple[str, str | None, Any, l
     return steps
 
 
-def _check_invalid_flagged(text: bool, out: Record, what: str, actor: str | None, named: list[str]) -> None:
-    """The bad actor got ``action_valid=False`` and a message; in a joint step the others got True."""
+def _first_legal(driver: _ParallelDriver) -> dict[str, Any]:
+    """Every live agent's first legal action (word or id): the others' moves while one agent misbehaves."""
+    return {a: (words[0] if driver.text else ids[0]) for a, (words, ids) in
+            ((a, driver.legal_of(a)) for a in driver.env.agents)}
+
+
+def _check_invalid_flagged(text: bool, out: Record, what: str, actor: str | None, played: Any,
+                           named: list[str]) -> None:
+    """The bad actor got ``action_valid=False`` and a message.
+
+    In a joint step (``played`` is the joint action dict) every other agent got ``action_valid=True``.
+    """
     if actor is None:
         info, obs, truncated = out.get("info", {}), out.get("obs"), bool(out.get("truncated"))
     else:
-        for other, other_info in out["infos"].items():
-            if other != actor and other_info.get("action_valid") is not True:
-                _fail("bad input", f"{what}: {other} played a legal action but got action_valid="
-                                   f"{other_info.get('action_valid')!r}")
+        for other in played:
+            valid = out["infos"].get(other, {}).get("action_valid")
+            if other != actor and valid is not True:
+                _fail("bad input", f"{what}: {other} played a legal action but got action_valid={valid!r}")
         info, obs = out["infos"].get(actor, {}), out["obs"].get(actor)
         truncated = bool(out.get("truncations", {}).get(actor))
     if info.get("action_valid") is not False:
         _fail("bad input", f"{what}: action_valid should be False, got {info.get('action_valid')!r}")
-    if text and not truncated:
+    if text:
         if not isinstance(obs, str) or "invalid" not in obs.lower():
             _fail("bad input", f"{what}: the observation does not say the action was invalid")
         missing = [w for w in named if w not in obs]
-        if missing:
+        if missing and not truncated:  # the episode's last observation need not list actions
             _fail("bad input", f"{what}: the observation does not name accepted actions {missing}")
 
 
@@ -592,36 +609,21 @@ def _check_bad_inputs(make_driver: Callable[[], _Driver], seed: int, actions: li
         if driver.done():
             break
         words, ids = driver.legal()
-        named = list(driver.info().get("admissible_actions") or [])  # what an error message must list
         key_before = driver.info().get("state_key")
         snap = driver.base.get_state()
-        battery = bad_inputs(seed + t, driver.text)
-        if driver.text:
-            battery += [(f"illegal action {w!r}", w) for w in driver.all_words() if w not in words]
-        else:
-            battery += [(f"illegal id {i}", i) for i in range(driver.num_actions()) if i not in ids]
-            battery += [("id out of range", driver.num_actions())]
+        battery = _bad_steps(driver, seed + t)
         good = words[0] if driver.text else ids[0]
         driver.base.set_state(snap)
         reference = driver.step(good)
-        for name, bad in battery:
+        for name, _, bad, named in battery:
             driver.base.set_state(snap)
             try:
                 rec = driver.step(bad)
             except Exception as e:  # noqa: BLE001 - any exception is a contract violation
                 _fail("bad input", f"{name}: the env raised {type(e).__name__}: {e}")
-            info = rec.get("info", {})
-            if info.get("action_valid") is not False:
-                _fail("bad input", f"{name}: action_valid should be False, got {info.get('action_valid')!r}")
-            if info.get("state_key") != key_before:
+            _check_invalid_flagged(driver.text, rec, name, None, bad, named)
+            if rec.get("info", {}).get("state_key") != key_before:
                 _fail("bad input", f"{name}: state_key changed after an invalid action")
-            if driver.text:
-                obs = rec.get("obs")
-                if not isinstance(obs, str) or "invalid" not in obs.lower():
-                    _fail("bad input", f"{name}: the observation does not say the action was invalid")
-                missing = [w for w in named if w not in obs]
-                if missing and not rec.get("truncated"):
-                    _fail("bad input", f"{name}: the observation does not name accepted actions {missing}")
             if rec.get("truncated"):
                 continue
             after = driver.step(good)
@@ -706,56 +708,30 @@ def _check_parallel_bad_inputs(make_driver: Callable[[], _ParallelDriver], seed:
         if driver.done():
             break
         agents = list(driver.env.agents)
-        legal = {a: driver.legal_of(a) for a in agents}
         keys_before = {a: rec["infos"][a].get("state_key") for a in agents}
         snap = driver.base.get_state()
-        good = {a: (words[0] if driver.text else ids[0]) for a, (words, ids) in legal.items()}
+        battery = _bad_steps(driver, seed + t)
+        good = _first_legal(driver)
         driver.base.set_state(snap)
         reference = driver.step(good)
-        for agent in agents:
-            words, ids = legal[agent]
-            battery = bad_inputs(seed + t, driver.text) + [("missing action", _MISSING)]
-            if driver.text:
-                battery += [(f"illegal action {w!r}", w) for w in driver.all_words() if w not in words]
-            else:
-                battery += [(f"illegal id {i}", i) for i in range(driver.num_actions()) if i not in ids]
-                battery += [("id out of range", driver.num_actions())]
-            for name, bad in battery:
-                what = f"{agent} plays {name}"
-                joint = {a: good[a] for a in agents if not (a == agent and bad is _MISSING)}
-                if bad is not _MISSING:
-                    joint[agent] = bad
-                driver.base.set_state(snap)
-                try:
-                    out = driver.step(joint)
-                except Exception as e:  # noqa: BLE001 - any exception is a contract violation
-                    _fail("bad input", f"{what}: the env raised {type(e).__name__}: {e}")
-                infos = out["infos"]
-                if infos.get(agent, {}).get("action_valid") is not False:
-                    _fail("bad input", f"{what}: action_valid should be False, got "
-                                       f"{infos.get(agent, {}).get('action_valid')!r}")
-                for other in agents:
-                    if other != agent and infos.get(other, {}).get("action_valid") is not True:
-                        _fail("bad input", f"{what}: {other} played a legal action but got action_valid="
-                                           f"{infos.get(other, {}).get('action_valid')!r}")
-                    if infos.get(other, {}).get("state_key") != keys_before[other]:
-                        _fail("bad input", f"{what}: {other}'s state_key changed after an invalid action")
-                truncated = bool(out.get("truncations", {}).get(agent))
-                if driver.text:
-                    obs = out["obs"].get(agent)
-                    if not isinstance(obs, str) or "invalid" not in obs.lower():
-                        _fail("bad input", f"{what}: the observation does not say the action was invalid")
-                    missing = [w for w in words if w not in obs]
-                    if missing and not truncated:
-                        _fail("bad input", f"{what}: the observation does not name accepted actions {missing}")
-                if truncated:
-                    continue
-                after = driver.step(good)
-                for key in ("obs", "rewards", "terminations", "truncations", "agents"):
-                    if not data_equivalence(after.get(key), reference.get(key)):
-                        _fail("bad input", f"{what}: the state changed (the next legal step gave other {key})")
-                if _keys([after]) != _keys([reference]):
-                    _fail("bad input", f"{what}: the state changed (the next state keys differ)")
+        for what, agent, joint, named in battery:
+            driver.base.set_state(snap)
+            try:
+                out = driver.step(joint)
+            except Exception as e:  # noqa: BLE001 - any exception is a contract violation
+                _fail("bad input", f"{what}: the env raised {type(e).__name__}: {e}")
+            _check_invalid_flagged(driver.text, out, what, agent, joint, named)
+            for other in agents:
+                if other != agent and out["infos"].get(other, {}).get("state_key") != keys_before[other]:
+                    _fail("bad input", f"{what}: {other}'s state_key changed after an invalid action")
+            if out.get("truncations", {}).get(agent):
+                continue
+            after = driver.step(good)
+            for key in ("obs", "rewards", "terminations", "truncations", "agents"):
+                if not data_equivalence(after.get(key), reference.get(key)):
+                    _fail("bad input", f"{what}: the state changed (the next legal step gave other {key})")
+            if _keys([after]) != _keys([reference]):
+                _fail("bad input", f"{what}: the state changed (the next state keys differ)")
         driver.base.set_state(snap)
         if t < len(legal_path):
             rec = driver.step(legal_path[t])

@@ -22,13 +22,12 @@ from turngym.envs.core.session import (
     encode_snapshot,
     parsed_snapshot,
     read_dict,
-    read_int,
     read_list,
     rng_from_state,
     rng_state,
 )
 from turngym.envs.core.simultaneous import SimultaneousGame, SimultaneousSession
-from turngym.envs.core.single import check_seat, resolve_opponents
+from turngym.envs.core.single import check_seat, read_seat, resolve_opponents
 from turngym.envs.core.text_env import TextEnv
 
 
@@ -298,9 +297,7 @@ class SimultaneousSingleAgentEnv(TextEnv):
 
         def parse(data: dict[str, Any]) -> tuple[Any, ...]:
             fields = read_dict(data, "snapshot", ("session", "rng", "seat"))
-            seat = read_int(fields["seat"], 0, self.game.num_players - 1, "seat")
-            if self.seat_arg != "random" and seat != self.seat_arg:
-                raise SnapshotError(f"snapshot seats the learner at {seat}; this env seats it at {self.seat_arg}")
+            seat = read_seat(fields["seat"], self.seat_arg, self.game.num_players)
             return self.session.parse(fields["session"]), rng_from_state(fields["rng"]), seat
 
         snap, rng, seat = parsed_snapshot(self.env_id, blob, parse)

@@ -90,17 +90,22 @@ def extract_word(text: object, max_chars: int = MAX_ACTION_CHARS) -> Parsed:
     return Parsed(*_word_of(text, max_chars))
 
 
+def vocabulary_key(word: str) -> str:
+    """The key a normalized word is looked up by: runs of whitespace inside it count as one space."""
+    return " ".join(word.split())
+
+
 def resolve_word(word: str, vocabulary: Mapping[str, int]) -> int | None:
     """Maps a normalized word to an action id through ``vocabulary`` (canonical names and aliases)."""
-    return vocabulary.get(" ".join(word.split()))
+    return vocabulary.get(vocabulary_key(word))
 
 
 def _normalize(text: str) -> tuple[str | None, str | None, str | None]:
-    """(word, vocabulary key, None), or (None, None, error): ``extract_word`` plus ``resolve_word``'s spacing."""
+    """(word, vocabulary key, None), or (None, None, error): ``extract_word`` plus ``vocabulary_key``."""
     word, error = _word_of(text, MAX_ACTION_CHARS)
     if word is None:
         return None, None, error
-    return word, " ".join(word.split()), None
+    return word, vocabulary_key(word), None
 
 
 @functools.lru_cache(maxsize=4096)

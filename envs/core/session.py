@@ -364,10 +364,7 @@ class GameSession:
                                                                         game.num_players)]
         truncated = read_bool(fields["truncated"], "session truncated")
         terminal = game.is_terminal(state)
-        # ``act`` truncates exactly when the turn cap is reached before the game ended, and no turn follows.
-        if truncated != (turn >= self.max_turns and not terminal):
-            raise SnapshotError(f"truncated={truncated} does not match turn {turn} of {self.max_turns} "
-                                f"(game over: {terminal})")
+        check_truncation(truncated, turn, self.max_turns, terminal)
         if self.chance == "sample" and not terminal and game.chance_pending(state):
             # Sampled chance is resolved inside every step, so a session never rests at a chance event.
             raise SnapshotError("snapshot stops at a pending chance event, which a sampling session never does")
@@ -460,6 +457,16 @@ class SessionSnapshot:
 SNAPSHOT_ERRORS = (LookupError, TypeError, ValueError, AttributeError, ArithmeticError, RecursionError)
 #: Longest message (an invalid-action error or notice) a snapshot may carry; real ones are a few hundred chars.
 MAX_MESSAGE_CHARS = 4096
+
+
+def check_truncation(truncated: bool, turn: int, max_turns: int, terminal: bool) -> None:
+    """A session's ``truncated`` flag must be what ``act`` sets: the turn cap reached before the game ended.
+
+    Raises:
+        SnapshotError: The flag disagrees with the turn counter and the game's end.
+    """
+    if truncated != (turn >= max_turns and not terminal):
+        raise SnapshotError(f"truncated={truncated} does not match turn {turn} of {max_turns} (game over: {terminal})")
 
 
 def read_int(value: Any, low: int | None, high: int | None, what: str) -> int:

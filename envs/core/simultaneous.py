@@ -30,10 +30,18 @@ import gymnasium
 import numpy as np
 
 from turngym.envs.core.contract import add_outcome, game_task
-from turngym.envs.core.errors import ConfigError, SnapshotError
+from turngym.envs.core.errors import ConfigError
 from turngym.envs.core.game import GameRules
 from turngym.envs.core.parsing import MAX_ACTION_CHARS, parse_action
-from turngym.envs.core.session import check_obs_mode, read_bool, read_dict, read_int, read_list, read_message
+from turngym.envs.core.session import (
+    check_obs_mode,
+    check_truncation,
+    read_bool,
+    read_dict,
+    read_int,
+    read_list,
+    read_message,
+)
 from turngym.envs.core.spaces import Text, truncate
 from turngym.envs.core.state_key import cached_state_key as _state_key
 
@@ -294,10 +302,7 @@ class SimultaneousSession:
         turn = read_int(fields["turn"], 0, self.max_turns, "session turn")
         truncated = read_bool(fields["truncated"], "session truncated")
         terminal = self.game.is_terminal(state)
-        # ``act`` truncates exactly when the turn cap is reached before the game ended, and no turn follows.
-        if truncated != (turn >= self.max_turns and not terminal):
-            raise SnapshotError(f"truncated={truncated} does not match turn {turn} of {self.max_turns} "
-                                f"(game over: {terminal})")
+        check_truncation(truncated, turn, self.max_turns, terminal)
         return SimultaneousSnapshot(state, turn, errors, notices, truncated)
 
     def restore(self, snap: SimultaneousSnapshot) -> None:

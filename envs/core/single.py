@@ -38,6 +38,18 @@ def check_seat(seat: object, num_players: int) -> int | str:
     return seat  # type: ignore[return-value]
 
 
+def read_seat(value: Any, seat_arg: int | str, num_players: int) -> int:
+    """The learner's seat of a snapshot: an int seat, equal to the env's ``seat`` unless it is ``"random"``.
+
+    Raises:
+        SnapshotError: Not an int seat, or another seat than the one this env fixes.
+    """
+    seat = read_int(value, 0, num_players - 1, "seat")
+    if seat_arg != "random" and seat != seat_arg:
+        raise SnapshotError(f"snapshot seats the learner at {seat}; this env seats it at {seat_arg}")
+    return seat
+
+
 def resolve_opponents(opponents: Any, count: int) -> list[Any]:
     """Turns the ``opponents`` argument into one agent per opponent seat.
 
@@ -210,9 +222,7 @@ class GameSingleAgentEnv(TextEnv):
             fields = read_dict(data, "snapshot", ("session", "rng", "seat", "learner_turns"))
             session = self.session.parse(fields["session"])
             rng = rng_from_state(fields["rng"])
-            seat = read_int(fields["seat"], 0, game.num_players - 1, "seat")
-            if self.seat_arg != "random" and seat != self.seat_arg:
-                raise SnapshotError(f"snapshot seats the learner at {seat}; this env seats it at {self.seat_arg}")
+            seat = read_seat(fields["seat"], self.seat_arg, game.num_players)
             learner_turns = read_int(fields["learner_turns"], 0, session.turn, "learner_turns")
             ended = read_bool(fields.get("ended_before_first_turn", False), "ended_before_first_turn")
             over = session.truncated or game.is_terminal(session.state)

@@ -208,12 +208,15 @@ class ToolUseEnv(TextEnv):
             return {"seed": seed}
         return {"seed": int(task_gen.sample_seed(self.np_random, self.split))}
 
+    def _tools_of(self, task: Task) -> dict[str, Any]:
+        """The tools of ``task``: the current ones when they were built for it, else new ones."""
+        if self._tools_for == task.task_id:
+            return self.tools
+        return make_tools(task, python_timeout_s=self.python_timeout_s, python_backend=self.python_backend)
+
     def _ensure_tools(self) -> None:
         assert self.task is not None
-        if self._tools_for != self.task.task_id:
-            self.tools = make_tools(self.task, python_timeout_s=self.python_timeout_s,
-                                    python_backend=self.python_backend)
-            self._tools_for = self.task.task_id
+        self.tools, self._tools_for = self._tools_of(self.task), self.task.task_id
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
@@ -404,14 +407,7 @@ class ToolUseEnv(TextEnv):
             # snapshots of the current task over and over, so that one is reused.
             task = self.task if self.task is not None and ref == self.task_ref else self._load_task(ref)
             rng = rng_from_state(f["rng"])
-            # The tools of the snapshot's task, built by the env's own rule; the env is put back as it was.
-            saved = self.task, self.tools, self._tools_for
-            try:
-                self.task = task
-                self._ensure_tools()
-                tools, tools_for = self.tools, self._tools_for
-            finally:
-                self.task, self.tools, self._tools_for = saved
+            tools, tools_for = self._tools_of(task), task.task_id  # built aside: the env is not touched yet
             turn = read_int(f["turn"], 0, self.max_turns, "turn")
             tool_calls = read_int(f["tool_calls"], 0, self.max_tool_calls, "tool_calls")
             history = read_list(f["history"], "history", max_length=turn)

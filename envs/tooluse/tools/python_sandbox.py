@@ -112,6 +112,19 @@ def sandbox_backend(backend: str = "auto") -> str:
     return PythonTool(backend=backend).backend
 
 
+def isolation_unavailable() -> str | None:
+    """Why ``backend="auto"`` refuses the python tool here (bubblewrap missing or not working), or None.
+
+    The reason is the one the refusal's ``ConfigError`` gives; test suites use it to skip what needs the
+    real sandbox.
+    """
+    try:
+        sandbox_backend("auto")
+    except ConfigError as exc:
+        return str(exc.got)
+    return None
+
+
 def forget_probes() -> None:
     """Forgets what was probed about bubblewrap and cgroups here (after installing or changing them)."""
     forget_bwrap_probes()

@@ -17,23 +17,14 @@ import warnings
 import pytest
 
 from turngym.agents.envpool import SubprocessPool, WorkerError
-from turngym.envs.core.errors import ConfigError
 from turngym.envs.tooluse import formats
 from turngym.envs.tooluse.base import ToolCall
-from turngym.envs.tooluse.tools import PythonTool, UnsafeSandboxWarning, sandbox_backend
+from turngym.envs.tooluse.tools import PythonTool, UnsafeSandboxWarning, python_sandbox
 from turngym.envs.tooluse.tools.sandbox import aggregate
 from turngym.envs.tooluse.tools.sandbox.procs import descendants
 
-
-def _bwrap_status() -> tuple[bool, str]:
-    try:
-        sandbox_backend("auto")
-    except ConfigError as exc:
-        return False, str(exc.got)
-    return True, ""
-
-
-BWRAP_OK, BWRAP_WHY = _bwrap_status()
+BWRAP_WHY = python_sandbox.isolation_unavailable()
+BWRAP_OK = BWRAP_WHY is None
 
 
 def _leftovers() -> set[str]:
