@@ -81,6 +81,16 @@ class Episode:
     final_info: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def infra_error(self) -> str | None:
+        """``info["infra_error"]`` of the last step, or None.
+
+        Set when the env's outside world failed: the episode is not scored (DESIGN §3), and trainers and
+        evaluations leave it out.
+        """
+        error = self.final_info.get("infra_error")
+        return None if error is None else str(error)
+
+    @property
     def total_reward(self) -> float:
         """Undiscounted sum of the turn rewards."""
         return float(sum(t.reward for t in self.turns))
@@ -317,12 +327,21 @@ def score0_column(episodes: Sequence[Episode]) -> np.ndarray:
 
 
 def rollout_metrics(episodes: Sequence[Episode]) -> dict[str, float]:
-    """Summary numbers of a rollout (``rollout/`` namespace in the logs)."""
+    """Summary numbers of a rollout (``rollout/`` namespace in the logs).
+
+    ``infra_error_frac`` counts the episodes whose outside world failed; every other number is over the
+    scored episodes only.
+    """
     if not episodes:
         return {}
+    infra = float(np.mean([ep.infra_error is not None for ep in episodes]))
+    episodes = [ep for ep in episodes if ep.infra_error is None]  # unscored: the outside world failed
+    if not episodes:
+        return {"infra_error_frac": infra}
     turns = [len(ep.turns) for ep in episodes]
     gens = [t.generation for ep in episodes for t in ep.turns]
     return {
+        "infra_error_frac": infra,
         "success_rate": float(np.mean([ep.success for ep in episodes])),
         "return_mean": float(np.mean([ep.total_reward for ep in episodes])),
         "turns_mean": float(np.mean(turns)),

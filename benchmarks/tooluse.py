@@ -71,7 +71,8 @@ class RandomToolAgent:
         return formats.render_calls([ToolCall(name, args)], self.env.format)
 
 
-def _episode(env: ToolUseEnv, seed: int, agent: str, rng: np.random.Generator) -> tuple[bool, int]:
+def _episode(env: ToolUseEnv, seed: int, agent: str, rng: np.random.Generator) -> tuple[bool | None, int]:
+    """(success, steps) of one episode; success is None when a tool's machinery failed (unscored)."""
     obs, _ = env.reset(seed=seed)
     player: Any = ExpertAgent(env) if agent == "expert" else RandomToolAgent(env, rng)
     steps = 0
@@ -81,7 +82,7 @@ def _episode(env: ToolUseEnv, seed: int, agent: str, rng: np.random.Generator) -
         obs, _, terminated, truncated, info = env.step(player.next_text())
         steps += 1
         if terminated or truncated:
-            return bool(info["success"]), steps
+            return (None if "infra_error" in info else bool(info["success"])), steps
 
 
 def success_table(episodes: int, seed: int) -> list[dict[str, Any]]:
@@ -95,7 +96,9 @@ def success_table(episodes: int, seed: int) -> list[dict[str, Any]]:
         for agent in ("expert", "random"):
             rng = np.random.default_rng(seed)
             results = [_episode(env, int(s), agent, rng) for s in seeds]
-            row[f"{agent}_success"] = sum(ok for ok, _ in results) / episodes
+            scored = [ok for ok, _ in results if ok is not None]  # infrastructure failures are left out
+            row[f"{agent}_success"] = sum(scored) / len(scored) if scored else float("nan")
+            row[f"{agent}_infra_errors"] = len(results) - len(scored)
             row[f"{agent}_turns"] = statistics.mean(n for _, n in results)
         rows.append(row)
     return rows

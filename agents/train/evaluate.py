@@ -40,7 +40,8 @@ def evaluate(
         prompt_length: Token counter for the context budget.
 
     Returns:
-        The metrics and the episodes.
+        The metrics (over the scored episodes; ``infra_errors`` counts those whose env failed, which are
+        left out) and every episode.
 
     Raises:
         ConfigError: When ``seeds`` is empty (every metric would be NaN).
@@ -58,13 +59,15 @@ def evaluate(
     finally:
         policy.set_rng_state(saved_state)
         policy.temperature = saved_temp
-    success = [float(ep.success) for ep in episodes]
-    returns = [ep.total_reward for ep in episodes]
+    scored = [ep for ep in episodes if ep.infra_error is None]  # DESIGN §3: infrastructure failures are left out
+    success = [float(ep.success) for ep in scored]
+    returns = [ep.total_reward for ep in scored]
     s_mean, s_lo, s_hi = mean_ci(success)
     r_mean, r_lo, r_hi = mean_ci(returns)
     return {
         "success_rate": s_mean, "success_ci_low": s_lo, "success_ci_high": s_hi,
         "return_mean": r_mean, "return_ci_low": r_lo, "return_ci_high": r_hi,
-        "turns_mean": float(np.mean([len(ep.turns) for ep in episodes])) if episodes else float("nan"),
-        "episodes": float(len(episodes)),
+        "turns_mean": float(np.mean([len(ep.turns) for ep in scored])) if scored else float("nan"),
+        "episodes": float(len(scored)),
+        "infra_errors": float(len(episodes) - len(scored)),
     }, episodes

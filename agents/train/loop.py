@@ -253,7 +253,8 @@ class _Run:
                            answer_of=answer_text if self.needs_score else None, prompt_length=self.prompt_length)
         t1 = time.perf_counter()
         metrics = {f"rollout/{k}": v for k, v in rollout_metrics(episodes).items()}
-        episodes = [ep for ep in episodes if ep.turns]
+        # Unscored episodes (the env's outside world failed, DESIGN §3) give no gradient.
+        episodes = [ep for ep in episodes if ep.turns and ep.infra_error is None]
         if not episodes:
             return {**metrics, "time/rollout_s": t1 - t0}
         batch = to_turn_batch(episodes)

@@ -29,10 +29,17 @@ class Answer:
 
 @dataclass(frozen=True)
 class ToolResult:
-    """What a tool returned: ``ok`` is False for bad arguments, errors, timeouts and limits hit."""
+    """What a tool returned: ``ok`` is False for bad arguments, errors, timeouts and limits hit.
+
+    ``infra_error`` is set only when the tool's own machinery failed, not the agent's call: the sandbox or
+    the SQL worker could not start (bubblewrap removed, no cgroup, no process slot). The env then ends the
+    episode unscored (``info["infra_error"]``, DESIGN §3): it is not the agent's fault, so it must not be
+    scored as a failure.
+    """
 
     ok: bool
     output: str
+    infra_error: str | None = None
 
 
 @runtime_checkable

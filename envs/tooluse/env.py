@@ -71,6 +71,8 @@ class ToolUseEnv(TextEnv):
     Episode end:
         Terminated on an answer (``info["success"]`` = score >= ``success_threshold``). Truncated when
         ``max_turns`` turns were taken or the tool budget ``max_tool_calls`` is spent without an answer.
+        Truncated and unscored (``info["infra_error"]``, no ``success``) when a tool's own machinery fails
+        (the sandbox or the SQL worker cannot start): not the agent's failure, so trainers leave it out.
 
     Arguments:
         difficulty (int): 1-3.
@@ -186,6 +188,8 @@ class ToolUseEnv(TextEnv):
         self.last_obs = ""
         self.last_score: float | None = None
         self.task_ref: dict[str, Any] = {}
+        #: Set when a tool's own machinery failed (``ToolResult.infra_error``): the episode ended unscored.
+        self.infra_error: str | None = None
 
     def _load_task(self, ref: dict[str, Any]) -> Task:
         if "index" in ref:
@@ -272,14 +276,20 @@ class ToolUseEnv(TextEnv):
             room = self.max_tool_calls - self.tool_calls
             run, skipped = calls[:room], calls[room:]
             results = [self._call(c) for c in run]
-            self.tool_calls += len(run)
-            self.history.append({"calls": [[c.name, c.arguments] for c in run],
-                                 "outputs": [r.output for r in results], "ok": [r.ok for r in results]})
-            obs = formats.render_results(run, results, self.format, self.max_tool_output_chars)
-            if skipped:
-                obs += f"\n[tool budget of {self.max_tool_calls} calls spent: {len(skipped)} call(s) not run]"
-        truncated = False
-        if not terminated and (self.turn >= self.max_turns or self.tool_calls >= self.max_tool_calls):
+            self.infra_error = next((r.infra_error for r in results if r.infra_error), None)
+            if self.infra_error is not None:
+                # DESIGN §3: an outside-world failure is not the agent's: the episode ends unscored (truncated,
+                # reward 0, ``info["infra_error"]``) and trainers and leaderboards leave it out.
+                obs = f"The environment failed ({self.infra_error}); this episode ends and is not scored."
+            else:
+                self.tool_calls += len(run)
+                self.history.append({"calls": [[c.name, c.arguments] for c in run],
+                                     "outputs": [r.output for r in results], "ok": [r.ok for r in results]})
+                obs = formats.render_results(run, results, self.format, self.max_tool_output_chars)
+                if skipped:
+                    obs += f"\n[tool budget of {self.max_tool_calls} calls spent: {len(skipped)} call(s) not run]"
+        truncated = self.infra_error is not None
+        if not terminated and not truncated and (self.turn >= self.max_turns or self.tool_calls >= self.max_tool_calls):
             truncated = True
             why = (f"turn limit ({self.max_turns})" if self.turn >= self.max_turns
                    else f"tool budget ({self.max_tool_calls} calls)")
@@ -288,7 +298,9 @@ class ToolUseEnv(TextEnv):
         self.truncated_flag = truncated
         self.last_obs = self._clip(obs)
         info = self._info()
-        if self.done:
+        if self.infra_error is not None:
+            info["infra_error"] = self.infra_error  # no success or score: the episode is not scored
+        elif self.done:
             info["success"] = bool(terminated and (self.last_score or 0.0) >= self.success_threshold)
             info["score"] = float(self.last_score or 0.0)
         if self.render_mode == "human":
@@ -377,7 +389,7 @@ class ToolUseEnv(TextEnv):
         return encode_snapshot(self.env_id, {
             "task_ref": self.task_ref, "turn": self.turn, "tool_calls": self.tool_calls, "history": self.history,
             "error": self.error, "done": self.done, "truncated": self.truncated_flag, "last_obs": self.last_obs,
-            "last_score": self.last_score, "rng": rng_state(self.np_random),
+            "last_score": self.last_score, "infra_error": self.infra_error, "rng": rng_state(self.np_random),
             "config": [self.family, self.difficulty, self.format],
         })
 
@@ -440,9 +452,14 @@ class ToolUseEnv(TextEnv):
             if calls_made != tool_calls:
                 raise SnapshotError(f"tool_calls {tool_calls}, but the history holds {calls_made} calls")
             error = read_message(f["error"], "error")
+            infra_error = read_message(f.get("infra_error"), "infra_error")
             done, truncated = read_bool(f["done"], "done"), read_bool(f["truncated"], "truncated")
-            # ``step``: an answer terminates; otherwise the turn cap or the spent tool budget truncates.
-            expect_truncated = answer is None and (turn >= self.max_turns or tool_calls >= self.max_tool_calls)
+            # ``step``: an answer terminates; otherwise the turn cap, the spent tool budget or a failure of a
+            # tool's own machinery (which records no history) truncates.
+            if infra_error is not None and (answer is not None or turn < 1):
+                raise SnapshotError("infra_error on an episode that was answered or never stepped")
+            expect_truncated = answer is None and (turn >= self.max_turns or tool_calls >= self.max_tool_calls
+                                                   or infra_error is not None)
             if truncated != expect_truncated or done != (answer is not None or expect_truncated):
                 raise SnapshotError("done/truncated disagree with the history and the budgets")
             last_score = f["last_score"]
@@ -455,11 +472,12 @@ class ToolUseEnv(TextEnv):
             if type(last_obs) is not str or len(last_obs) > self.max_obs_chars:
                 raise SnapshotError(f"last_obs: expected a string of at most {self.max_obs_chars} characters")
             return (ref, task, tools, tools_for, rng, turn, tool_calls, history, error, done, truncated, last_obs,
-                    last_score)
+                    last_score, infra_error)
 
         parsed = parsed_snapshot(self.env_id, blob, parse)
         (self.task_ref, self.task, self.tools, self._tools_for, self._np_random, self.turn, self.tool_calls,
-         self.history, self.error, self.done, self.truncated_flag, self.last_obs, self.last_score) = parsed
+         self.history, self.error, self.done, self.truncated_flag, self.last_obs, self.last_score,
+         self.infra_error) = parsed
 
     def render(self) -> str | None:
         """The last observation (``ansi`` returns it, ``human`` prints it)."""

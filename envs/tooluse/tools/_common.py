@@ -103,4 +103,4 @@ def safe_call(
         return ToolResult(False, f"{tool_name}: input too complex ({type(exc).__name__})")
     except Exception as exc:  # noqa: BLE001 - a tool never raises (base.Tool contract)
         return ToolResult(False, f"{tool_name}: internal error: {type(exc).__name__}: {exc}")
-    return ToolResult(result.ok, truncate(result.output, max_output_chars))
+    return ToolResult(result.ok, truncate(result.output, max_output_chars), result.infra_error)

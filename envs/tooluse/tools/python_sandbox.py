@@ -264,7 +264,10 @@ class PythonTool:
         uid = new_uid(self._is_root)
         workdir = None
         with Streams(code) as streams:
-            group = self._limits.open_call()
+            try:
+                group = self._limits.open_call()
+            except OSError as exc:  # the call must not run without its limits
+                return _infra_failure(f"the call's cgroup could not be created ({type(exc).__name__}: {exc})")
             try:
                 if self._bwrap is not None:
                     argv, cwd, env = self._bwrap.command(uid), "/", {}
@@ -274,7 +277,10 @@ class PythonTool:
                     cwd = workdir
                     env = {"HOME": workdir, "TMPDIR": workdir, "PATH": SAFE_PATH, "LANG": "C.UTF-8",
                            **dict.fromkeys(THREAD_VARS, "1")}
-                rc, timed_out = self._execute(argv, cwd, env, streams, uid, group)
+                try:
+                    rc, timed_out = self._execute(argv, cwd, env, streams, uid, group)
+                except (OSError, subprocess.SubprocessError) as exc:  # no process started: nothing of the code ran
+                    return _infra_failure(f"the sandbox could not start ({type(exc).__name__}: {exc})")
             finally:
                 breach = group.close()
                 if workdir is not None:
@@ -333,6 +339,12 @@ class PythonTool:
         if notes:
             text += ("" if not text or text.endswith("\n") else "\n") + "[" + "; ".join(notes) + "]"
         return ToolResult(ok, text)
+
+
+def _infra_failure(why: str) -> ToolResult:
+    """A call that failed on the host's side before any of the agent's code ran (``ToolResult.infra_error``)."""
+    return ToolResult(False, f"error: the python tool failed on the environment's side: {why}",
+                      infra_error=f"python: {why}")
 
 
 __all__ = ["BACKENDS", "INSTALL_HINT", "UID_BASE", "UID_SPAN", "UNSAFE", "PythonTool", "UnsafeSandboxWarning",

@@ -380,9 +380,15 @@ class SQLTool:
         if "\x00" in query:
             return ToolResult(False, "error: the query contains a NUL character")
         with self._lock:
-            try:
-                if self._worker is None or not self._worker.alive():
+            if self._worker is None or not self._worker.alive():
+                try:
                     self._worker = self._start()  # outside the query's deadline: the query gets all of it
+                except _WorkerLost as exc:  # the task's database could not be served: not the query's fault
+                    self._worker = None
+                    why = f"the SQL worker could not start ({exc})"
+                    return ToolResult(False, f"error: the sql tool failed on the environment's side: {why}",
+                                      infra_error=f"sql: {why}")
+            try:
                 reply, _ = self._worker.call(
                     {"op": "query", "sql": query, "timeout_s": self.timeout_s, "max_rows": self.max_rows}, b"",
                     self.timeout_s + TIMEOUT_GRACE_S, 0)
