@@ -218,7 +218,7 @@ def _in_space(space: Any, obs: Any, where: str) -> None:
         raise AssertionError(f"{where}: observation outside {space}")
 
 
-def _probe(driver: Any, rng: np.random.Generator, steps: int) -> None:
+def probe_env(driver: Any, rng: np.random.Generator, steps: int) -> None:
     """Uses an env that accepted a forged snapshot the way callers do; raises on any failure."""
     base, env = driver.base, driver.env
     blob = base.get_state()
@@ -274,17 +274,13 @@ def _probe(driver: Any, rng: np.random.Generator, steps: int) -> None:
         record = driver.step(driver.choose(rng, 0.0))
 
 
-def first_forgery_failure(driver: Any, seed: int, actions: Sequence[Any], budget: int = DEFAULT_BUDGET,
-                          probe_steps: int = DEFAULT_PROBE_STEPS) -> str | None:
-    """Runs the fuzzer over one env; returns the first failure as a message, or None.
+def snapshots_along(driver: Any, seed: int, actions: Sequence[Any]) -> list[bytes]:
+    """Snapshots at the start, a quarter, the middle and the end of a rollout (its first ``_MAX_REPLAY`` actions).
 
     Args:
         driver: A ``turngym.envs.core.checker`` driver over a fresh env (single-agent, AEC or Parallel).
-        seed: Seed of the rollout (``driver.reset(seed)``) and of the forgeries.
-        actions: The rollout's actions (the checker's seeded determinism rollout); snapshots are taken at
-            its start, a quarter, the middle and the end (of its first ``_MAX_REPLAY`` actions).
-        budget: Node mutations per snapshot (see ``forgeries``).
-        probe_steps: Legal steps played after an accepted forgery.
+        seed: Seed of the rollout (``driver.reset(seed)``).
+        actions: The rollout's actions (the checker's seeded determinism rollout).
     """
     base = driver.base
     if getattr(base, "render_mode", None) is None and "ansi" in getattr(base, "metadata", {}).get("render_modes", ()):
@@ -292,36 +288,65 @@ def first_forgery_failure(driver: Any, seed: int, actions: Sequence[Any], budget
     driver.reset(seed)
     # Long rollouts (a 1000-step Harvest) are cut: replaying them costs more than their forgeries find.
     last = min(len(actions), _MAX_REPLAY)
-    points = sorted({0, last // 4, last // 2, last})
     snaps, done = [], 0
-    for point in points:
+    for point in sorted({0, last // 4, last // 2, last}):
         for action in actions[done:point]:
             driver.step(action)
         done = point
         snaps.append(base.get_state())
+    return snaps
+
+
+def forgery_outcome(driver: Any, forged: Forgery, resting: bytes, rng: np.random.Generator,
+                    probe_steps: int) -> tuple[str | None, bool]:
+    """Plays one forged snapshot against the env; returns (the failure as a message or None, accepted).
+
+    The env first rests at ``resting``, another point of the episode, so a ``set_state`` that commits part
+    of a forgery before rejecting it leaves visible traces (not atomic). An accepted forgery is then used
+    the way callers use an env (``probe_env`` with ``probe_steps`` legal steps).
+    """
+    base = driver.base
+    base.set_state(resting)
+    before = base.get_state()
+    try:
+        base.set_state(forged.blob)
+    except SnapshotError:
+        if base.get_state() != before:
+            return f"{forged.name}: set_state raised SnapshotError but changed the env (not atomic)", False
+        return None, False
+    except Exception as e:  # noqa: BLE001 - any other exception is the failure this check reports
+        return f"{forged.name}: set_state raised {type(e).__name__} (only SnapshotError is allowed): {e}"[:600], False
+    try:
+        probe_env(driver, rng, probe_steps)
+    except Exception as e:  # noqa: BLE001 - an accepted snapshot must never break the env
+        return f"{forged.name}: set_state accepted it, then the env raised {type(e).__name__}: {e}"[:600], True
+    return None, True
+
+
+def first_forgery_failure(driver: Any, seed: int, actions: Sequence[Any], budget: int = DEFAULT_BUDGET,
+                          probe_steps: int = DEFAULT_PROBE_STEPS) -> str | None:
+    """Runs the fuzzer over one env; returns the first failure as a message, or None.
+
+    Args:
+        driver: A ``turngym.envs.core.checker`` driver over a fresh env (single-agent, AEC or Parallel).
+        seed: Seed of the rollout (``driver.reset(seed)``) and of the forgeries.
+        actions: The rollout's actions; snapshots are taken along it (``snapshots_along``).
+        budget: Node mutations per snapshot (see ``forgeries``).
+        probe_steps: Legal steps played after an accepted forgery (the first ``_FULL_PROBES`` per snapshot;
+            later acceptances get the views and the round trip only).
+    """
+    snaps = snapshots_along(driver, seed, actions)
     rng = np.random.default_rng(seed)
     for i, snap in enumerate(snaps):
         full_probes = _FULL_PROBES
-        # The env rests at another point of the episode while ``snap``'s forgeries arrive: a set_state that
-        # commits part of a forgery before rejecting it then leaves visible traces (not atomic).
-        resting = snaps[(i + 1) % len(snaps)]
         for forged in forgeries(snap, [s for s in snaps if s != snap], rng, budget):
-            base.set_state(resting)
-            before = base.get_state()
-            try:
-                base.set_state(forged.blob)
-            except SnapshotError:
-                if base.get_state() != before:
-                    return f"{forged.name}: set_state raised SnapshotError but changed the env (not atomic)"
-                continue
-            except Exception as e:  # noqa: BLE001 - any other exception is the failure this check reports
-                return f"{forged.name}: set_state raised {type(e).__name__} (only SnapshotError is allowed): {e}"[:600]
-            try:
-                _probe(driver, rng, probe_steps if full_probes > 0 else 0)
-            except Exception as e:  # noqa: BLE001 - an accepted snapshot must never break the env
-                return f"{forged.name}: set_state accepted it, then the env raised {type(e).__name__}: {e}"[:600]
-            full_probes -= 1
+            failure, accepted = forgery_outcome(driver, forged, snaps[(i + 1) % len(snaps)], rng,
+                                                probe_steps if full_probes > 0 else 0)
+            if failure is not None:
+                return failure
+            full_probes -= accepted
     return None
 
 
-__all__ = ["DEFAULT_BUDGET", "HOSTILE", "Forgery", "Raw", "first_forgery_failure", "forgeries"]
+__all__ = ["DEFAULT_BUDGET", "HOSTILE", "Forgery", "Raw", "first_forgery_failure", "forgeries", "forgery_outcome",
+           "probe_env", "snapshots_along"]
