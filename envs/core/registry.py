@@ -70,6 +70,11 @@ class EnvInfo:
         summary: One line for ``turngym list``.
         gold_answer: Name of the env method that returns the current task's gold answer (``None``: the env
             has none). Trainers that need the answer (IGPO) call it explicitly; it is never in ``info``.
+        expert: Importable ``"module:attr"`` of the env's scripted expert factory, or None. The factory is
+            called as ``factory(env_id, seed=seed, env_kwargs=kwargs)`` and returns ``act(env, observation,
+            info) -> str``, the expert's action text for the current state of ``env`` (a live single-agent
+            env of ``env_id``; the expert may read its unwrapped state: it is a teacher for supervised warm
+            starts, never an acting policy in an evaluation). Trainers find experts here and nowhere else.
         replayable: Whether the env's outside world replays bit-for-bit (games, generated tasks: True). For
             envs that talk to a live browser or sandbox (False), the checker skips the checks that need
             exact replay (cross-process keys, snapshot replay equality) and applies the weaker ones.
@@ -86,6 +91,7 @@ class EnvInfo:
     modes: tuple[str, ...] = ("text",)
     summary: str = ""
     gold_answer: str | None = None
+    expert: str | None = None
     replayable: bool = True
     extra: str | None = None
     requires: tuple[str, ...] = ()
@@ -101,6 +107,8 @@ class EnvInfo:
             elif not callable(ref):
                 raise ConfigError(f"{self.id} {form} entry point", "a class or a 'module:attr' string",
                                   type(ref).__name__)
+        if self.expert is not None:
+            _check_reference(self.expert, f"{self.id} expert")
         requires = (self.requires,) if isinstance(self.requires, str) else tuple(self.requires)
         if requires and self.extra is None:
             raise ConfigError(f"{self.id} requires", "an `extra` naming the turngym extra that installs them",
