@@ -13,6 +13,7 @@ Example:
 from turngym.envs import (
     cards,  # noqa: F401  (registers the card games)
     dilemmas,  # noqa: F401  (registers the simultaneous-move games)
+    puzzles,  # noqa: F401  (registers Sokoban and FrozenLake)
     tooluse,  # noqa: F401  (registers the tool-use task families)
 )
 from turngym.envs.core import (
