@@ -35,7 +35,7 @@ import numpy as np
 from scipy import stats
 from tqdm import tqdm
 
-from turngym.agents.stats import mean_ci
+from turngym.agents.stats import mean_ci, rate_ci
 
 ENV_ID = "turngym/Dhumbal-v0"
 HEURISTICS = ["aggressive", "conservative", "balanced", "opportunistic"]
@@ -169,11 +169,9 @@ def _f(x: float) -> float | None:
 
 
 def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (scipy's ``binomtest``)."""
-    if n == 0:
-        return (0.0, 1.0)
-    ci = stats.binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
-    return (float(ci.low), float(ci.high))
+    """Wilson score interval of a binomial proportion (``turngym.agents.stats.rate_ci``; [0, 1] when n is 0)."""
+    _, low, high = rate_ci(successes, n, confidence)
+    return (low, high)
 
 
 def cohens_d(a: Sequence[float], b: Sequence[float]) -> float:

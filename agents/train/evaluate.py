@@ -1,4 +1,4 @@
-"""Held-out evaluation of a text policy: success rate and mean return with Student-t confidence intervals."""
+"""Held-out evaluation of a text policy: success rate with a Wilson interval, mean return with a Student-t interval."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from turngym.agents.envpool import EnvPool
 from turngym.agents.policies.lm import LMPolicy
 from turngym.agents.rollout import Episode, RolloutSettings, collect
-from turngym.agents.stats import mean_ci
+from turngym.agents.stats import mean_ci, rate_ci
 from turngym.envs.core.errors import ConfigError
 
 
@@ -41,7 +41,9 @@ def evaluate(
 
     Returns:
         The metrics (over the scored episodes; ``infra_errors`` counts those whose env failed, which are
-        left out) and every episode.
+        left out) and every episode. ``success_ci_low``/``success_ci_high`` are the 95% Wilson interval
+        of the success rate (``rate_ci``; [0, 1] when no episode was scored), ``return_ci_*`` the
+        Student-t interval of the mean return (``mean_ci``).
 
     Raises:
         ConfigError: When ``seeds`` is empty (every metric would be NaN).
@@ -60,9 +62,10 @@ def evaluate(
         policy.set_rng_state(saved_state)
         policy.temperature = saved_temp
     scored = [ep for ep in episodes if ep.infra_error is None]  # DESIGN §3: infrastructure failures are left out
-    success = [float(ep.success) for ep in scored]
     returns = [ep.total_reward for ep in scored]
-    s_mean, s_lo, s_hi = mean_ci(success)
+    # A rate of 0/1 outcomes gets a binomial (Wilson) interval, inside [0, 1] and of positive width at 0/n
+    # and n/n; a t-interval went below 0 (issue 13, item 15(b)).
+    s_mean, s_lo, s_hi = rate_ci(sum(bool(ep.success) for ep in scored), len(scored))
     r_mean, r_lo, r_hi = mean_ci(returns)
     return {
         "success_rate": s_mean, "success_ci_low": s_lo, "success_ci_high": s_hi,
