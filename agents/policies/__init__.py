@@ -5,20 +5,24 @@ Importing this package needs ``torch``; ``transformers`` (and ``peft`` for LoRA)
 
 from turngym.agents.policies.base import Generation, Message, TextPolicy
 from turngym.agents.policies.lm import (
+    AllowedTokens,
     LMPolicy,
+    NonFiniteLogitsError,
     TokenTrie,
     build_token_trie,
     find_stop,
     forward_logprobs,
     plan_batches,
     position_ids_from_mask,
+    restricted_logprobs,
     sanitize_text,
     token_logprobs,
 )
 from turngym.agents.policies.tiny import build_policy, load_tiny_tokenizer, make_tiny_model, tiny_config
 
 __all__ = [
-    "Generation", "LMPolicy", "Message", "TextPolicy", "TokenTrie", "build_policy", "build_token_trie",
-    "find_stop", "forward_logprobs", "load_tiny_tokenizer", "make_tiny_model", "plan_batches",
-    "position_ids_from_mask", "sanitize_text", "tiny_config", "token_logprobs",
+    "AllowedTokens", "Generation", "LMPolicy", "Message", "NonFiniteLogitsError", "TextPolicy", "TokenTrie",
+    "build_policy", "build_token_trie", "find_stop", "forward_logprobs", "load_tiny_tokenizer", "make_tiny_model",
+    "plan_batches", "position_ids_from_mask", "restricted_logprobs", "sanitize_text", "tiny_config",
+    "token_logprobs",
 ]

@@ -27,11 +27,17 @@ class Generation:
         prompt_ids: Token ids of the prompt exactly as the model saw them (no padding).
         completion_ids: Token ids sampled, in order, including a final end-of-sequence token when one was
             sampled; cut after the token that completed a stop string.
-        logprobs: Per completion token, its log-probability under the sampling distribution
-            ``softmax(logits / temperature)`` before top-p filtering and before any admissible-action mask,
-            i.e. the quantity the trainer recomputes for the importance ratio.
+        logprobs: Per completion token, its log-probability under the distribution of the policy that acted,
+            i.e. the quantity the trainer recomputes for the importance ratio. Free text: the full-vocabulary
+            ``p = softmax(logits / temperature)``, before top-p filtering. Constrained decoding: the
+            restricted ``q = softmax(logits[allowed] / temperature)`` over that step's ``allowed_ids`` (the
+            distribution the token was drawn from; see ``turngym.agents.policies.lm``).
         finish_reason: ``"stop"`` (end-of-sequence or stop string), ``"length"`` (``max_new_tokens``) or
             ``"constrained"`` (an admissible action was completed).
+        extras: Free-form notes (e.g. ``prompt_tokens_dropped``).
+        allowed_ids: ``None`` for free text; for a constrained completion, per completion token the sorted
+            token ids that were admissible at that step (the support of ``q``; a single id means the step
+            was forced and its log-prob is 0). The trainer rebuilds the same mask from it.
     """
 
     text: str
@@ -40,6 +46,7 @@ class Generation:
     logprobs: list[float]
     finish_reason: str = "stop"
     extras: dict[str, Any] = field(default_factory=dict)
+    allowed_ids: list[list[int]] | None = None
 
 
 @runtime_checkable

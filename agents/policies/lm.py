@@ -7,9 +7,24 @@ and constrained decoding over admissible action strings. Every random draw comes
 ``torch.Generator`` (checkpointable with ``rng_state`` / ``set_rng_state``), one uniform per row and step,
 turned into a token by inverse-CDF sampling, so a seed fixes the whole rollout on any device.
 
-``forward_logprobs`` recomputes, with gradients, exactly the per-token log-probs that ``generate`` records
-(``softmax(logits / temperature)``, before top-p and before the admissible mask), which is what the
-trainer's importance ratio needs (``turngym.agents.policies.base.Generation``).
+``forward_logprobs`` recomputes, with gradients, exactly the per-token log-probs that ``generate`` records,
+which is what the trainer's importance ratio needs (``turngym.agents.policies.base.Generation``):
+
+* Free text: ``p(a) = softmax(logits / T)[a]``, before top-p (top-p only filters the draw).
+* Constrained decoding (``admissible``): at each step the allowed set ``A`` is the token trie's children
+  (plus end-of-sequence where an admissible string is complete), and the policy that acts is
+  ``q(a) = exp(l_a / T) / sum_{b in A} exp(l_b / T)`` for ``a in A``, 0 elsewhere (``p`` renormalized over
+  ``A``: ``log q = log p - log Z`` with ``Z = p(A)``). The token is drawn from exactly ``q`` (top-p is not
+  applied to constrained rows: ``A`` is already the filter, and a top-p cut would give a support that
+  depends on the logits, which the trainer could not recompute with gradients); ``log q`` is recorded, the
+  allowed ids are kept with the generation (``Generation.allowed_ids``), and ``forward_logprobs(...,
+  allowed=...)`` recomputes ``log q`` and the entropy of ``q`` with the same sets at the same positions.
+  So the PPO ratio, the KL and EPO's entropy all measure the policy that acted (with ``log Z`` ~ -7 per
+  token at init, measuring ``p`` instead is far off-policy). At temperature 0 (greedy) the argmax of ``q``
+  is taken and ``log q`` is recorded at temperature 1, as for free text.
+
+Non-finite logits (NaN or +inf, i.e. NaN/inf weights) raise ``NonFiniteLogitsError`` at the decoding
+step that sees them, instead of sampling garbage.
 
 Prompt length rule: a prompt longer than ``max_prompt_tokens`` or than the model's context minus the room
 the completion needs is LEFT-truncated (its last tokens are kept, so the newest observation and the
@@ -34,6 +49,10 @@ from turngym.envs.core.errors import ConfigError
 STOP_SCAN_SLACK = 4
 #: Sub-batch rule: padding may at most double a sub-batch's real tokens, plus this many tokens.
 PAD_SLACK_TOKENS = 1024
+
+
+class NonFiniteLogitsError(FloatingPointError):
+    """The model produced NaN or +inf logits while decoding: its weights are almost surely NaN or inf."""
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -107,10 +126,102 @@ def token_logprobs(
     return logp, entropy
 
 
+def restricted_logprobs(
+    logits: torch.Tensor, tokens: torch.Tensor, allowed: torch.Tensor, temperature: float = 1.0,
+    with_entropy: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Log-prob of ``tokens`` under ``q = softmax(logits / temperature)`` restricted to ``allowed``.
+
+    Computed in float32 (float64 inputs stay float64, so ``torch.autograd.gradcheck`` can check it).
+
+    ``log q(a) = l_a / T - logsumexp_{b in allowed} l_b / T`` (module docstring); the entropy is that of ``q``
+    over the allowed ids, so it is at most ``log |allowed|``. The one formula both ``generate`` (recording)
+    and ``forward_logprobs`` (recomputing) use on constrained positions. ``temperature <= 0`` scores at 1.
+
+    Args:
+        logits: ``[N, V]``.
+        tokens: ``[N]`` token ids; each must be one of its row's allowed ids.
+        allowed: ``[N, K]`` allowed token ids per row, padded with -1 (at least one id per row).
+        temperature: Sampling temperature.
+        with_entropy: Also return the entropy of ``q``, shape ``[N]``.
+    """
+    scaled = logits if logits.dtype == torch.float64 else logits.float()
+    if temperature > 0 and temperature != 1.0:
+        scaled = scaled / temperature
+    real = allowed >= 0
+    # Only the allowed columns are gathered ([N, K], not a dense [N, V] mask): K is a few ids, V ~150k.
+    sub = scaled.gather(-1, allowed.clamp(min=0)).masked_fill(~real, -math.inf)
+    log_z = torch.logsumexp(sub, dim=-1)
+    logq = scaled.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) - log_z
+    entropy = None
+    if with_entropy:
+        logq_all = (sub - log_z.unsqueeze(-1)).masked_fill(~real, 0.0)  # 0 * -inf would be NaN
+        entropy = -(logq_all.exp() * logq_all).sum(-1)
+    return logq, entropy
+
+
+@dataclass(frozen=True)
+class AllowedTokens:
+    """The admissible token ids at the constrained positions of a ``[B, L]`` token batch.
+
+    Attributes:
+        row: ``[N]`` long, the batch row of each constrained position.
+        position: ``[N]`` long, the index in ``input_ids`` of the constrained token (its logits are read at
+            ``position - 1``).
+        ids: ``[N, K]`` long, the allowed ids at that position, padded with -1.
+    """
+
+    row: torch.Tensor
+    position: torch.Tensor
+    ids: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.row.shape[0])
+
+    @classmethod
+    def from_completions(
+        cls, starts: Sequence[int], allowed: Sequence[Sequence[Sequence[int]] | None],
+    ) -> AllowedTokens | None:
+        """Gathers per-completion allowed lists (``Generation.allowed_ids``) into one batch-wide record.
+
+        Args:
+            starts: Per batch row, the index in ``input_ids`` of its first completion token.
+            allowed: Per batch row, ``None`` (free text) or one allowed-id list per completion token.
+
+        Returns:
+            The record, or ``None`` when no position is constrained (then nothing changes).
+
+        Raises:
+            ValueError: On a length mismatch or an empty allowed set.
+        """
+        if len(starts) != len(allowed):
+            raise ValueError(f"{len(allowed)} allowed-id lists for {len(starts)} rows")
+        rows, positions, lists = [], [], []
+        for r, (start, per_token) in enumerate(zip(starts, allowed, strict=True)):
+            for k, ids in enumerate(per_token or ()):
+                if not ids:
+                    raise ValueError(f"row {r}, completion token {k}: an empty allowed set")
+                rows.append(r)
+                positions.append(int(start) + k)
+                lists.append(ids)
+        if not rows:
+            return None
+        width = max(len(ids) for ids in lists)
+        table = torch.full((len(lists), width), -1, dtype=torch.long)
+        for i, ids in enumerate(lists):
+            table[i, :len(ids)] = torch.as_tensor(list(ids), dtype=torch.long)
+        return cls(torch.tensor(rows, dtype=torch.long), torch.tensor(positions, dtype=torch.long), table)
+
+    def to(self, device: torch.device | str) -> AllowedTokens:
+        """The record on ``device``."""
+        return AllowedTokens(self.row.to(device), self.position.to(device), self.ids.to(device))
+
+
 @overload
 def forward_logprobs(
     model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, temperature: float = ...,
     with_entropy: bool = ..., position_ids: torch.Tensor | None = ..., return_hidden: Literal[False] = ...,
+    allowed: AllowedTokens | None = ...,
 ) -> tuple[torch.Tensor, torch.Tensor | None]: ...
 
 
@@ -118,6 +229,7 @@ def forward_logprobs(
 def forward_logprobs(
     model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, temperature: float = ...,
     with_entropy: bool = ..., position_ids: torch.Tensor | None = ..., return_hidden: Literal[True],
+    allowed: AllowedTokens | None = ...,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]: ...
 
 
@@ -130,6 +242,7 @@ def forward_logprobs(
     with_entropy: bool = False,
     position_ids: torch.Tensor | None = None,
     return_hidden: bool = False,
+    allowed: AllowedTokens | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None] | tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Per-token log-probs of ``input_ids`` under the model (gradients flow when enabled).
 
@@ -143,18 +256,31 @@ def forward_logprobs(
             ``generate`` does.
         return_hidden: Also return the final-layer hidden states ``[B, L, H]`` (e.g. for a value head on
             the last prompt token).
+        allowed: The constrained positions of the batch and their allowed ids (the masks ``generate``
+            sampled under): there the log-prob and entropy are those of the restricted ``q``
+            (``restricted_logprobs``). ``None``: every position is scored under the full ``p``.
 
     Returns:
         ``(logprobs, entropy)`` or ``(logprobs, entropy, hidden)``. ``logprobs[b, t]`` is
-        ``log p(input_ids[b, t] | input_ids[b, :t])``, aligned to ``input_ids``; ``entropy[b, t]`` is the
-        entropy of that same distribution (``None`` unless ``with_entropy``). Entries whose token or
-        predecessor is padding, and position 0, are 0.
+        ``log p(input_ids[b, t] | input_ids[b, :t])`` (``log q`` at constrained positions), aligned to
+        ``input_ids``; ``entropy[b, t]`` is the entropy of that same distribution (``None`` unless
+        ``with_entropy``). Entries whose token or predecessor is padding, and position 0, are 0.
     """
     if position_ids is None:
         position_ids = position_ids_from_mask(attention_mask)
     out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                 use_cache=False, output_hidden_states=return_hidden)
-    logp, entropy = token_logprobs(out.logits[:, :-1], input_ids[:, 1:], temperature, with_entropy)
+    logits = out.logits[:, :-1]
+    logp, entropy = token_logprobs(logits, input_ids[:, 1:], temperature, with_entropy)
+    if allowed is not None and len(allowed):
+        # Overwrite the constrained positions with log q (index_put is out of place: gradients flow through
+        # both the kept log p entries and the replaced log q entries). Shifted by one: logits[:, t] predict t+1.
+        row, col = allowed.row.to(logp.device), allowed.position.to(logp.device) - 1
+        q_logp, q_entropy = restricted_logprobs(logits[row, col], input_ids[row, col + 1],
+                                                allowed.ids.to(logp.device), temperature, with_entropy)
+        logp = logp.index_put((row, col), q_logp)
+        if entropy is not None and q_entropy is not None:
+            entropy = entropy.index_put((row, col), q_entropy)
     valid = (attention_mask[:, 1:] > 0) & (attention_mask[:, :-1] > 0)
     zero = logp.new_zeros(logp.shape[0], 1)
     logp = torch.cat([zero, logp * valid], dim=1)
@@ -233,6 +359,7 @@ class _Row:
     trie: TokenTrie | None
     tokens: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
+    allowed: list[list[int]] = field(default_factory=list)  # per constrained step, the allowed ids
     finish: str | None = None
     text: str | None = None
 
@@ -244,7 +371,8 @@ class LMPolicy:
         model: A ``transformers`` causal LM (``AutoModelForCausalLM``-like, optionally ``peft``-wrapped).
         tokenizer: Its tokenizer; a chat template is used when it has one.
         temperature: Sampling temperature; 0 is greedy (log-probs then recorded at temperature 1).
-        top_p: Nucleus filtering of the sampling distribution (after the admissible mask).
+        top_p: Nucleus filtering of free-text rows' sampling distribution. Constrained rows sample from
+            the restricted ``q`` at ``temperature`` without a top-p cut (module docstring).
         max_new_tokens: Completion cap of unconstrained rows (constrained rows stop when an admissible
             string is complete, whatever its length).
         stop: Stop strings; a completion ends right after the first one (kept in the text).
@@ -484,9 +612,13 @@ class LMPolicy:
         return out.logits[:, -1, :]
 
     def _sample(
-        self, logits: torch.Tensor, allowed: torch.Tensor | None, uniforms: torch.Tensor
+        self, logits: torch.Tensor, allowed: torch.Tensor | None, uniforms: torch.Tensor,
+        constrained: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """One token per row from ``logits`` ``[A, V]``: mask, temperature, top-p, inverse-CDF draw."""
+        """One token per row from ``logits`` ``[A, V]``: mask, temperature, top-p, inverse-CDF draw.
+
+        ``constrained`` ``[A]`` marks the rows that sample from the restricted ``q`` (no top-p cut there).
+        """
         logits = logits.float()
         if allowed is not None:
             logits = logits.masked_fill(~allowed, -math.inf)
@@ -497,7 +629,10 @@ class LMPolicy:
         if self.top_p < 1.0:
             probs, order = probs.sort(dim=-1, descending=True)
             before = probs.cumsum(-1) - probs
-            probs = probs.masked_fill(before >= self.top_p, 0.0)  # the top token always survives
+            cut = before >= self.top_p  # the top token always survives
+            if constrained is not None:  # q is the acting policy on constrained rows: keep its whole support
+                cut &= ~constrained.to(cut.device).unsqueeze(-1)
+            probs = probs.masked_fill(cut, 0.0)
         cdf = probs.cumsum(-1)
         target = (uniforms.to(cdf.device, torch.float64) * cdf[:, -1]).unsqueeze(-1)
         # right=True picks the first index whose cdf exceeds the target: a token of nonzero probability.
@@ -516,6 +651,8 @@ class LMPolicy:
         row.tokens.append(token)
         row.logprobs.append(logprob)
         if row.trie is not None:
+            if token not in row.allowed[-1]:  # cannot happen when q has its full support; never walk off the trie
+                raise RuntimeError(f"constrained decoding drew token {token} outside its allowed set")
             if token in self.eos_ids and token not in row.trie.children:
                 row.finish = "constrained"  # eos was allowed only where an admissible string is complete
                 return
@@ -533,19 +670,42 @@ class LMPolicy:
         elif len(row.tokens) >= row.budget:
             row.finish = "length"
 
+    def _allowed_ids(self, row: _Row, vocab: int) -> list[int]:
+        """The sorted token ids a constrained row may emit next (the support of ``q``)."""
+        assert row.trie is not None
+        ids = set(row.trie.children)
+        if row.trie.value is not None:  # complete here, longer strings continue: ending is allowed too
+            ids |= self.eos_ids
+        allowed = sorted(t for t in ids if 0 <= t < vocab)
+        if not allowed:
+            raise ValueError(f"constrained decoding: no admissible token id is below the model's vocabulary "
+                             f"size {vocab} (trie ids {sorted(ids)[:8]}...)")
+        return allowed
+
     def _allowed_mask(self, rows: list[_Row], vocab: int) -> torch.Tensor | None:
+        """Dense ``[A, V]`` sampling mask of the live rows (all True on free rows); records each row's ids."""
         if all(r.trie is None for r in rows):
             return None
         allowed = torch.ones(len(rows), vocab, dtype=torch.bool)
         for i, r in enumerate(rows):
             if r.trie is None:
                 continue
+            ids = self._allowed_ids(r, vocab)
+            r.allowed.append(ids)
             allowed[i] = False
-            ids = list(r.trie.children)
-            if r.trie.value is not None:  # complete here, longer strings continue: ending is allowed too
-                ids += list(self.eos_ids)
-            allowed[i, [t for t in ids if t < vocab]] = True
+            allowed[i, ids] = True
         return allowed.to(self.device)
+
+    @staticmethod
+    def _check_finite(logits: torch.Tensor, step: int, live: list[int]) -> None:
+        """Raises ``NonFiniteLogitsError`` when a row's logits hold NaN or +inf (-inf is a legal "never")."""
+        bad = torch.isnan(logits).any(-1) | torch.isposinf(logits).any(-1)
+        if bool(bad.any()):
+            rows = [live[i] for i in bad.nonzero().flatten().tolist()]
+            raise NonFiniteLogitsError(
+                f"the model produced non-finite logits (NaN or +inf) at decoding step {step} for prompt "
+                f"row(s) {rows[:8]} of the sub-batch; its weights are probably NaN or inf. In training, the "
+                f"trainer's non-finite guard should have skipped the update that produced them.")
 
     @torch.no_grad()
     def _generate_batch(self, full_prompts: list[list[int]], admissible: Sequence[Sequence[str] | None]
@@ -584,12 +744,28 @@ class LMPolicy:
             cache_kw = cache_argument(self.model)
             logits = self._forward_last(input_ids, attention, positions, cache, cache_kw)
             next_pos = positions[:, -1:] + 1
+        step = 0
         while live:
+            self._check_finite(logits, step, live)
             # One uniform per prompt row and step, drawn whether or not the row is live (fixed RNG use).
             uniforms = torch.rand(n, generator=self.generator, dtype=torch.float64)
             live_rows = [rows[i] for i in live]
-            tokens = self._sample(logits, self._allowed_mask(live_rows, logits.shape[-1]), uniforms[live])
+            mask = self._allowed_mask(live_rows, logits.shape[-1])
+            constrained = [k for k, r in enumerate(live_rows) if r.trie is not None]
+            flags = None
+            if constrained:
+                flags = torch.zeros(len(live_rows), dtype=torch.bool)
+                flags[constrained] = True
+            tokens = self._sample(logits, mask, uniforms[live], flags)
             logps, _ = token_logprobs(logits, tokens, self.temperature)
+            if constrained:  # record log q, the policy that acted, on constrained rows (module docstring)
+                ids = [live_rows[k].allowed[-1] for k in constrained]
+                table = torch.full((len(ids), max(map(len, ids))), -1, dtype=torch.long)
+                for j, row_ids in enumerate(ids):
+                    table[j, :len(row_ids)] = torch.tensor(row_ids, dtype=torch.long)
+                sel = torch.tensor(constrained, device=logits.device)
+                q_logp, _ = restricted_logprobs(logits[sel], tokens[sel], table.to(logits.device), self.temperature)
+                logps = logps.index_put((sel,), q_logp)
             for r, t, lp in zip(live_rows, tokens.tolist(), logps.tolist(), strict=True):
                 self._advance(r, int(t), float(lp))
             keep = [k for k, i in enumerate(live) if rows[i].finish is None]
@@ -604,6 +780,7 @@ class LMPolicy:
             attention = torch.cat([attention, attention.new_ones(len(live), 1)], dim=1)
             logits = self._forward_last(step_ids, attention, next_pos, cache, cache_kw)
             next_pos = next_pos + 1
+            step += 1
 
         out = []
         for r in rows:
@@ -615,7 +792,8 @@ class LMPolicy:
                 text = self.tokenizer.decode(r.tokens, skip_special_tokens=True)
             extras = {"prompt_tokens_dropped": r.dropped} if r.dropped else {}
             out.append(Generation(text=text, prompt_ids=r.prompt_ids, completion_ids=r.tokens,
-                                  logprobs=r.logprobs, finish_reason=r.finish or "length", extras=extras))
+                                  logprobs=r.logprobs, finish_reason=r.finish or "length", extras=extras,
+                                  allowed_ids=r.allowed if r.trie is not None else None))
         return out
 
     def generate(
@@ -630,7 +808,11 @@ class LMPolicy:
             prompts: Chat conversations (``{"role", "content"}`` messages).
             admissible: Per prompt, ``None`` / empty (free text) or the strings the reply must be exactly
                 one of. Constrained rows follow the token trie of those strings (see ``build_token_trie``),
-                ignore ``max_new_tokens`` and stop strings, and end with finish reason ``"constrained"``.
+                ignore ``max_new_tokens`` and stop strings, end with finish reason ``"constrained"``, sample
+                from and record the restricted ``q`` and keep their allowed sets in ``allowed_ids``.
+
+        Raises:
+            NonFiniteLogitsError: When the model produces NaN or +inf logits (NaN weights).
 
         Returns:
             One ``Generation`` per prompt, in order.
@@ -710,6 +892,7 @@ class LMPolicy:
 
 
 __all__ = [
-    "LMPolicy", "TokenTrie", "build_token_trie", "cache_argument", "find_stop", "forward_logprobs", "plan_batches",
-    "position_ids_from_mask", "sanitize_text", "token_logprobs",
+    "AllowedTokens", "LMPolicy", "NonFiniteLogitsError", "TokenTrie", "build_token_trie", "cache_argument",
+    "find_stop", "forward_logprobs", "plan_batches", "position_ids_from_mask", "restricted_logprobs",
+    "sanitize_text", "token_logprobs",
 ]

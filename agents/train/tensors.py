@@ -4,6 +4,11 @@ DESIGN section 4: "per turn token spans into the sequences with ``old_logprobs``
 policy tokens only (prompt and environment tokens never get gradient)". A turn's sequence is its prompt
 (the formatted history, which holds every environment token) followed by its completion; only the
 completion's positions are in ``loss_mask``.
+
+Constrained decoding (``turngym.agents.policies.lm``, module docstring): the policy that acted on a
+constrained turn is the restricted ``q``, so the batch carries each constrained completion token's allowed
+ids (``allowed_ids``) and ``allowed_tokens()`` hands them to ``forward_logprobs``, which recomputes ``log q``
+and the entropy of ``q`` at exactly the positions and with exactly the sets ``generate`` sampled under.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from turngym.agents.policies.base import Generation
+from turngym.agents.policies.lm import AllowedTokens
 from turngym.agents.rollout import Episode
 
 
@@ -28,6 +35,10 @@ class TokenBatch:
         last_prompt_index: [B] position of each row's last prompt token (the value head reads it).
         episode_index: [B] index of the row's episode in the rollout.
         turn_index: [B] turn number within the episode.
+        allowed_ids: ``None`` when no turn was constrained; else [B, C, K] long: ``allowed_ids[b, c]`` are the
+            ids admissible at row b's c-th completion token (input position ``last_prompt_index[b] + 1 + c``),
+            padded with -1; all -1 on free-text rows and past a completion's end. C is the longest
+            constrained completion and K the largest allowed set, so it stays small even for a 150k vocab.
     """
 
     input_ids: torch.Tensor
@@ -37,6 +48,7 @@ class TokenBatch:
     last_prompt_index: torch.Tensor
     episode_index: torch.Tensor
     turn_index: torch.Tensor
+    allowed_ids: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.input_ids.shape[0])
@@ -46,13 +58,33 @@ class TokenBatch:
         length = int(self.attention_mask[rows].sum(dim=1).max().item()) if len(rows) else 0
         out = {}
         for f in fields(self):
-            col = getattr(self, f.name)[rows]
+            col = getattr(self, f.name)
+            if col is None:
+                out[f.name] = None
+                continue
+            col = col[rows]
+            # [B, L] columns are trimmed; allowed_ids [B, C, K] is indexed by completion offset, not by L.
             out[f.name] = col[:, :length] if col.dim() == 2 else col
         return TokenBatch(**out)
 
     def to(self, device: torch.device | str) -> TokenBatch:
         """The batch on ``device``."""
-        return TokenBatch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        return TokenBatch(**{f.name: None if (col := getattr(self, f.name)) is None else col.to(device)
+                             for f in fields(self)})
+
+    def allowed_tokens(self) -> AllowedTokens | None:
+        """The constrained positions and their allowed ids, for ``forward_logprobs(..., allowed=...)``.
+
+        ``None`` when no row was constrained (``forward_logprobs`` then scores every token under ``p``,
+        exactly as for free text).
+        """
+        if self.allowed_ids is None:
+            return None
+        row, offset = (self.allowed_ids >= 0).any(-1).nonzero(as_tuple=True)
+        if not len(row):
+            return None
+        position = self.last_prompt_index[row] + 1 + offset
+        return AllowedTokens(row=row, position=position, ids=self.allowed_ids[row, offset])
 
 
 def pad_pairs(pairs: Sequence[tuple[Sequence[int], Sequence[int]]],
@@ -74,11 +106,38 @@ def pad_pairs(pairs: Sequence[tuple[Sequence[int], Sequence[int]]],
     return ids, attn, mask
 
 
+def _allowed_table(gens: Sequence[Generation]) -> torch.Tensor | None:
+    """``TokenBatch.allowed_ids`` of the generations (``None`` when none was constrained).
+
+    Raises:
+        ValueError: When a constrained completion's allowed sets do not cover its tokens one to one.
+    """
+    constrained = [(r, g) for r, g in enumerate(gens) if g.allowed_ids is not None]
+    if not constrained:
+        return None
+    for r, g in constrained:
+        if len(g.allowed_ids) != len(g.completion_ids):
+            raise ValueError(f"row {r}: {len(g.allowed_ids)} allowed sets for {len(g.completion_ids)} "
+                             "completion tokens")
+        for k, (tok, ids) in enumerate(zip(g.completion_ids, g.allowed_ids, strict=True)):
+            if tok not in ids:
+                raise ValueError(f"row {r}, completion token {k}: token {tok} is not in its allowed set "
+                                 f"{list(ids)[:8]}")
+    width = max((len(g.completion_ids) for _, g in constrained), default=0)
+    k_max = max((len(ids) for _, g in constrained for ids in g.allowed_ids), default=0)
+    table = torch.full((len(gens), max(width, 1), max(k_max, 1)), -1, dtype=torch.long)
+    for r, g in constrained:
+        for c, ids in enumerate(g.allowed_ids):
+            table[r, c, :len(ids)] = torch.as_tensor(list(ids), dtype=torch.long)
+    return table
+
+
 def build_token_batch(episodes: Sequence[Episode], pad_id: int) -> TokenBatch:
     """Packs every turn of ``episodes`` (in order) into a ``TokenBatch``.
 
     Raises:
-        ValueError: When a turn's recorded log-probs do not match its completion length.
+        ValueError: When a turn's recorded log-probs do not match its completion length, or a constrained
+            turn's allowed sets do not match its tokens.
     """
     rows = [(k, t) for k, ep in enumerate(episodes) for t in ep.turns]
     if not rows:
@@ -96,4 +155,5 @@ def build_token_batch(episodes: Sequence[Episode], pad_id: int) -> TokenBatch:
         last_prompt_index=torch.tensor([len(g.prompt_ids) - 1 for g in gens], dtype=torch.long),
         episode_index=torch.tensor([k for k, _ in rows], dtype=torch.long),
         turn_index=torch.tensor([t.turn for _, t in rows], dtype=torch.long),
+        allowed_ids=_allowed_table(gens),
     )

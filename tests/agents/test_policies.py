@@ -18,6 +18,7 @@ pytest.importorskip("transformers")
 
 import turngym.envs  # noqa: E402,F401  (registers the turngym/... ids)
 from turngym.agents.policies import (  # noqa: E402
+    AllowedTokens,
     Generation,
     LMPolicy,
     TextPolicy,
@@ -69,9 +70,11 @@ def policy(model, tokenizer, **kw) -> LMPolicy:
 
 
 def recomputed(pol: LMPolicy, gen: Generation, temperature: float) -> torch.Tensor:
+    """The trainer's recomputation of ``gen.logprobs``: log p, or log q under the recorded allowed sets."""
     ids = torch.tensor([gen.prompt_ids + gen.completion_ids])
+    allowed = AllowedTokens.from_completions([len(gen.prompt_ids)], [gen.allowed_ids])
     with torch.no_grad():
-        logp, _ = forward_logprobs(pol.model, ids, torch.ones_like(ids), temperature=temperature)
+        logp, _ = forward_logprobs(pol.model, ids, torch.ones_like(ids), temperature=temperature, allowed=allowed)
     return logp[0, len(gen.prompt_ids):]
 
 
@@ -340,8 +343,9 @@ def test_constrained_decoding_returns_admissible(model, tokenizer, choices):
             assert g.text in choices and g.finish_reason == "constrained"
             body = [t for t in g.completion_ids if t not in pol.eos_ids]
             assert tokenizer.decode(body) == g.text
-            # Recorded log-probs are the unmasked ones.
-            assert torch.allclose(torch.tensor(g.logprobs), recomputed(pol, g, 1.5), atol=1e-4)
+            # Recorded log-probs are those of the restricted q that sampled them (issue 13, item 6).
+            assert g.allowed_ids is not None and len(g.allowed_ids) == len(g.completion_ids)
+            assert torch.allclose(torch.tensor(g.logprobs), recomputed(pol, g, 1.5), atol=1e-5)
             seen.add(g.text)
     assert len(seen) >= 2  # more than one admissible string is reachable
 
