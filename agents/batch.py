@@ -48,7 +48,10 @@ class TurnBatch:
         turn: 0-based index of the turn within its episode (int64).
         reward: Reward of the turn (float64).
         agent_id: Acting player of the turn (int64; 0 for single-agent envs).
-        state_key: Integer code of the observed state (int64, see ``encode_keys``); -1 when unknown.
+        state_key: Integer code of the observed state (int64, see ``encode_keys``). Negative (the default,
+            -1, when the column is not given) means unknown: an unknown state is equal to no other state,
+            not even another unknown one, so estimators that pool equal states (GiGPO's step groups) treat
+            each such row as a singleton.
         terminated: True on the last turn of an episode that reached a terminal state.
         truncated: True on the last turn of an episode cut off by a time limit.
         value: Critic value V(s_t) of the turn (float64), for ``gae``.

@@ -13,13 +13,28 @@ Example:
 from turngym.agents.estimators.gae import gae, gae_returns
 from turngym.agents.estimators.gigpo import gigpo, gigpo_episode, gigpo_step
 from turngym.agents.estimators.igpo import igpo, info_gain
-from turngym.agents.estimators.mars import mars, player_returns_to_go
+from turngym.agents.estimators.mars import mars, mars_metrics, player_returns_to_go
 from turngym.agents.estimators.outcome import grpo, rloo
-from turngym.agents.estimators.registry import ESTIMATORS, REQUIRES, estimate, get_estimator, register, requirements
+from turngym.agents.estimators.registry import (
+    ESTIMATORS,
+    REQUIRES,
+    check_options,
+    estimate,
+    estimator_metrics,
+    get_estimator,
+    has_value_targets,
+    option_names,
+    register,
+    register_metrics,
+    register_value_targets,
+    requirements,
+    value_targets,
+)
 from turngym.agents.estimators.shaping import gated_accumulation, invalid_action_penalty
 
 __all__ = [
-    "ESTIMATORS", "REQUIRES", "estimate", "gae", "gae_returns", "gated_accumulation", "get_estimator", "gigpo",
-    "gigpo_episode", "gigpo_step", "grpo", "igpo", "info_gain", "invalid_action_penalty", "mars",
-    "player_returns_to_go", "register", "requirements", "rloo",
+    "ESTIMATORS", "REQUIRES", "check_options", "estimate", "estimator_metrics", "gae", "gae_returns",
+    "gated_accumulation", "get_estimator", "gigpo", "gigpo_episode", "gigpo_step", "grpo", "has_value_targets",
+    "igpo", "info_gain", "invalid_action_penalty", "mars", "mars_metrics", "option_names", "player_returns_to_go",
+    "register", "register_metrics", "register_value_targets", "requirements", "rloo", "value_targets",
 ]

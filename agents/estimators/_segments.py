@@ -93,33 +93,54 @@ def dense_codes(key: np.ndarray) -> tuple[np.ndarray, int]:
     return ids, int(change.sum())
 
 
-def group_mean_std(x: np.ndarray, idx: np.ndarray, n: int,
-                   weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Returns per-group (weighted) mean, population std (ddof=0) and count of ``x`` grouped by ``idx``."""
+def group_mean_std(x: np.ndarray, idx: np.ndarray, n: int, weights: np.ndarray | None = None,
+                   ddof: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Returns per-group (weighted) mean, std and count of ``x`` grouped by ``idx``.
+
+    Args:
+        x: Values.
+        idx: Dense group index of each value.
+        n: Number of groups.
+        weights: Optional frequency weights (a weight of k counts the value k times).
+        ddof: 0 for the population std (divide by the weight sum), 1 for the unbiased sample std (divide by
+            the weight sum minus 1, as ``torch.std`` and ``np.std(ddof=1)``); groups whose weight sum is
+            at most ``ddof`` get std 0 (not NaN: their values all equal their mean).
+    """
     count = np.bincount(idx, minlength=n).astype(np.float64)
-    if weights is None:
-        wsum = count
-        safe = np.where(wsum > 0, wsum, 1.0)
-        mean = np.bincount(idx, weights=x, minlength=n) / safe
-        var = np.bincount(idx, weights=np.square(x - mean[idx]), minlength=n) / safe
-    else:
-        w = weights.astype(np.float64)
-        wsum = np.bincount(idx, weights=w, minlength=n)
-        safe = np.where(wsum > 0, wsum, 1.0)
-        mean = np.bincount(idx, weights=w * x, minlength=n) / safe
-        var = np.bincount(idx, weights=w * np.square(x - mean[idx]), minlength=n) / safe
+    w = None if weights is None else weights.astype(np.float64)
+    wsum = count if w is None else np.bincount(idx, weights=w, minlength=n)
+    safe = np.where(wsum > 0, wsum, 1.0)
+    mean = np.bincount(idx, weights=x if w is None else w * x, minlength=n) / safe
+    sq = np.square(x - mean[idx])
+    ss = np.bincount(idx, weights=sq if w is None else w * sq, minlength=n)
+    denom = wsum - ddof
+    var = np.where(denom > 0, ss / np.where(denom > 0, denom, 1.0), 0.0)
     return mean, np.sqrt(np.maximum(var, 0.0)), count
 
 
 def normalize(x: np.ndarray, idx: np.ndarray, n: int, mode: str, eps: float = EPS,
-              weights: np.ndarray | None = None) -> np.ndarray:
-    """Group-normalizes ``x``: ``x - mean`` ("mean_norm") or ``(x - mean)/(std + eps)`` ("mean_std_norm")."""
+              weights: np.ndarray | None = None, ddof: int = 0) -> np.ndarray:
+    """Group-normalizes ``x``: ``x - mean`` ("mean_norm") or ``(x - mean)/(std + eps)`` ("mean_std_norm").
+
+    ``ddof`` chooses the std (0: population, 1: unbiased; see ``group_mean_std``).
+    """
     check_mode(mode)
-    mean, std, _ = group_mean_std(x, idx, n, weights)
+    mean, std, _ = group_mean_std(x, idx, n, weights, ddof)
     out = x - mean[idx]
     if mode == "mean_std_norm":
         out = out / (std[idx] + eps)
     return out
+
+
+def std_ddof(unbiased_std: bool) -> int:
+    """``ddof`` of the ``unbiased_std`` estimator option (1 when True, 0 when False).
+
+    Raises:
+        ConfigError: When the option is not a bool (a JSON ``"true"`` string would otherwise count as True).
+    """
+    if not isinstance(unbiased_std, bool | np.bool_):
+        raise ConfigError("unbiased_std", "true or false", unbiased_std)
+    return int(bool(unbiased_std))
 
 
 def check_mode(mode: str) -> None:

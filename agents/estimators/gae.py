@@ -6,7 +6,7 @@ import numpy as np
 
 from turngym.agents.batch import TurnBatch
 from turngym.agents.estimators._segments import episode_scan, layout
-from turngym.agents.estimators.registry import register
+from turngym.agents.estimators.registry import register, register_value_targets
 
 
 def _require_value(batch: TurnBatch) -> np.ndarray:
@@ -43,6 +43,12 @@ def gae(batch: TurnBatch, *, gamma: float = 1.0, lam: float = 0.95) -> np.ndarra
     return episode_scan(batch, lay, delta, gamma * lam)
 
 
+@register_value_targets("gae")
 def gae_returns(batch: TurnBatch, *, gamma: float = 1.0, lam: float = 0.95) -> np.ndarray:
-    """Returns the value targets ``A_t + V_t`` (the lambda-returns) of ``gae``."""
+    """Returns the value targets ``A_t + V_t`` (the lambda-returns) of ``gae`` with the same options.
+
+    Schulman et al. (2016), eq. 18 ff.: the TD(lambda) return ``V_t + A_t^{GAE(gamma, lambda)}``. It takes
+    exactly ``gae``'s options (an unknown one is a ``TypeError`` here and a ``ConfigError`` through
+    ``value_targets``), so targets built with a run's estimator options equal ``A + V`` of that run.
+    """
     return gae(batch, gamma=gamma, lam=lam) + _require_value(batch)

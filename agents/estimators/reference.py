@@ -24,12 +24,13 @@ def _episodes(batch: TurnBatch) -> dict[int, list[int]]:
     return eps
 
 
-def _mean_std(xs: list[float], ws: list[float] | None = None) -> tuple[float, float]:
+def _mean_std(xs: list[float], ws: list[float] | None = None, ddof: int = 0) -> tuple[float, float]:
+    """Mean and std (divide by the weight sum minus ``ddof``; 0 when that is not positive)."""
     ws = ws if ws is not None else [1.0] * len(xs)
     tot = sum(ws)
     mean = sum(w * x for w, x in zip(ws, xs, strict=True)) / tot
-    var = sum(w * (x - mean) ** 2 for w, x in zip(ws, xs, strict=True)) / tot
-    return mean, math.sqrt(var)
+    ss = sum(w * (x - mean) ** 2 for w, x in zip(ws, xs, strict=True))
+    return mean, math.sqrt(ss / (tot - ddof)) if tot - ddof > 0 else 0.0
 
 
 def _norm(x: float, mean: float, std: float, mode: str, eps: float) -> float:
@@ -56,13 +57,14 @@ def _discounted(rewards: list[float], gamma: float) -> list[float]:
     return out
 
 
-def grpo_ref(batch: TurnBatch, *, normalize_std: bool = True, eps: float = EPS) -> np.ndarray:
+def grpo_ref(batch: TurnBatch, *, normalize_std: bool = True, eps: float = EPS,
+             unbiased_std: bool = False) -> np.ndarray:
     """Loop GRPO."""
     out = np.zeros(len(batch))
     eps_rows = _episodes(batch)
     for members in _by_group(batch, eps_rows).values():
         rets = [_episode_return(batch, eps_rows[e]) for e in members]
-        mean, std = _mean_std(rets)
+        mean, std = _mean_std(rets, ddof=int(unbiased_std))
         for e, r in zip(members, rets, strict=True):
             a = (r - mean) / (std + eps) if normalize_std else r - mean
             for i in eps_rows[e]:
@@ -104,8 +106,9 @@ def gae_ref(batch: TurnBatch, *, gamma: float = 1.0, lam: float = 0.95) -> np.nd
 
 
 def gigpo_ref(batch: TurnBatch, *, step_weight: float = 1.0, gamma: float = 0.95, mode: str = "mean_std_norm",
-              episode_norm_over: str = "trajectories", eps: float = EPS) -> np.ndarray:
-    """Loop GiGPO."""
+              episode_norm_over: str = "trajectories", eps: float = EPS, unbiased_std: bool = False) -> np.ndarray:
+    """Loop GiGPO (a negative ``state_key`` is unknown: its row is never pooled, so it gets no A_S)."""
+    ddof = int(unbiased_std)
     out = np.zeros(len(batch))
     eps_rows = _episodes(batch)
     disc: dict[int, float] = {}
@@ -115,16 +118,17 @@ def gigpo_ref(batch: TurnBatch, *, step_weight: float = 1.0, gamma: float = 0.95
     for members in _by_group(batch, eps_rows).values():
         rets = [_episode_return(batch, eps_rows[e]) for e in members]
         ws = [float(len(eps_rows[e])) for e in members] if episode_norm_over == "rows" else None
-        mean, std = _mean_std(rets, ws)
+        mean, std = _mean_std(rets, ws, ddof)
         steps: dict[int, list[int]] = defaultdict(list)
         for e, r in zip(members, rets, strict=True):
             for i in eps_rows[e]:
                 out[i] = _norm(r, mean, std, mode, eps)
-                steps[int(batch.state_key[i])].append(i)
+                if batch.state_key[i] >= 0:
+                    steps[int(batch.state_key[i])].append(i)
         for rows in steps.values():
             if len(rows) < 2:
                 continue
-            m, s = _mean_std([disc[i] for i in rows])
+            m, s = _mean_std([disc[i] for i in rows], ddof=ddof)
             for i in rows:
                 out[i] += step_weight * _norm(disc[i], m, s, mode, eps)
     return out
@@ -163,25 +167,28 @@ def igpo_ref(batch: TurnBatch, *, gamma: float = 1.0, score0: float | np.ndarray
     return out
 
 
-def mars_ref(batch: TurnBatch, *, gamma: float = 1.0, normalize_std: bool = False, eps: float = EPS) -> np.ndarray:
-    """Loop MARS."""
+def mars_ref(batch: TurnBatch, *, gamma: float = 1.0, normalize_std: bool = False, eps: float = EPS,
+             unbiased_std: bool = False) -> np.ndarray:
+    """Loop MARS: return-to-go minus the mean (over the group's episodes) of the same role's episode return."""
     out = np.zeros(len(batch))
     g: dict[int, float] = {}
-    for rows in _episodes(batch).values():
+    episode_return: dict[tuple[int, int], float] = {}  # (episode, role) -> R_{e,a}
+    for e, rows in _episodes(batch).items():
         by_agent: dict[int, list[int]] = defaultdict(list)
         for i in rows:
             by_agent[int(batch.agent_id[i])].append(i)
-        for agent_rows in by_agent.values():
+        for a, agent_rows in by_agent.items():
             rets = _discounted([float(batch.reward[i]) for i in agent_rows], gamma)
             for i, r in zip(agent_rows, rets, strict=True):
                 g[i] = r
-    roles: dict[tuple[int, int], list[int]] = defaultdict(list)
+            episode_return[(e, a)] = rets[0]
+    roles: dict[tuple[int, int], list[float]] = defaultdict(list)  # (group, role) -> episode returns
+    group_of = {int(batch.episode_id[i]): int(batch.group_id[i]) for i in range(len(batch))}
+    for (e, a), r in episode_return.items():
+        roles[(group_of[e], a)].append(r)
     for i in range(len(batch)):
-        roles[(int(batch.group_id[i]), int(batch.agent_id[i]))].append(i)
-    for rows in roles.values():
-        m, s = _mean_std([g[i] for i in rows])
-        for i in rows:
-            out[i] = (g[i] - m) / (s + eps) if normalize_std else g[i] - m
+        m, s = _mean_std(roles[(int(batch.group_id[i]), int(batch.agent_id[i]))], ddof=int(unbiased_std))
+        out[i] = (g[i] - m) / (s + eps) if normalize_std else g[i] - m
     return out
 
 

@@ -1,5 +1,8 @@
 """Losses: token-level PPO clip, turn-level PPO (ST-PPO), EPO entropy control, KL, value (DESIGN section 4).
 
+Policy losses are looked up by name in a registry (``register_loss``, ``loss_requirements``,
+``build_loss``), like the estimators.
+
 Every term is called as ``term(inputs: LossInputs) -> (scalar loss to minimize, metrics)``; policy losses
 share ``PolicyLoss`` and differ only in its ``objective`` hook (and the ratio level); ``CompositeLoss``
 sums a policy loss with extra terms and prefixes their metrics.
@@ -16,6 +19,7 @@ Example:
 """
 
 from turngym.agents.losses.base import (
+    AGG_ALIASES,
     AGGREGATIONS,
     CompositeLoss,
     LossInputs,
@@ -27,20 +31,31 @@ from turngym.agents.losses.base import (
     turn_mean,
 )
 from turngym.agents.losses.epo import (
+    BANDS,
     EntropyControl,
     PhaseSchedule,
     band_penalty,
     phase_weight,
     trajectory_entropy,
 )
-from turngym.agents.losses.kl import KLPenalty, kl_k1, kl_k3
+from turngym.agents.losses.kl import KL_KINDS, KLPenalty, kl_k1, kl_k2, kl_k3
 from turngym.agents.losses.ppo import PPOClip, ppo_clip_objective
+from turngym.agents.losses.registry import (
+    LOSS_REQUIRES,
+    LOSSES,
+    build_loss,
+    get_loss,
+    loss_requirements,
+    phase_schedule,
+    register_loss,
+)
 from turngym.agents.losses.turn import TurnPPO
 from turngym.agents.losses.value import ValueHead, ValueLoss, explained_variance
 
 __all__ = [
-    "AGGREGATIONS", "CompositeLoss", "EntropyControl", "KLPenalty", "LossInputs", "LossTerm", "PPOClip",
-    "PhaseSchedule", "PolicyLoss", "TurnPPO", "ValueHead", "ValueLoss", "aggregate", "band_penalty",
-    "explained_variance", "kl_k1", "kl_k3", "masked_mean", "phase_weight", "ppo_clip_objective",
-    "trajectory_entropy", "trust_region_weight", "turn_mean",
+    "AGGREGATIONS", "AGG_ALIASES", "BANDS", "KL_KINDS", "LOSSES", "LOSS_REQUIRES", "CompositeLoss",
+    "EntropyControl", "KLPenalty", "LossInputs", "LossTerm", "PPOClip", "PhaseSchedule", "PolicyLoss", "TurnPPO",
+    "ValueHead", "ValueLoss", "aggregate", "band_penalty", "build_loss", "explained_variance", "get_loss",
+    "kl_k1", "kl_k2", "kl_k3", "loss_requirements", "masked_mean", "phase_schedule", "phase_weight",
+    "ppo_clip_objective", "register_loss", "trajectory_entropy", "trust_region_weight", "turn_mean",
 ]

@@ -17,8 +17,10 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor
 
-Agg = Literal["token-mean", "seq-mean", "seq-mean-token-sum"]
-AGGREGATIONS: tuple[str, ...] = ("token-mean", "seq-mean", "seq-mean-token-sum")
+Agg = Literal["token-mean", "turn-mean", "seq-mean", "seq-mean-token-sum"]
+AGGREGATIONS: tuple[str, ...] = ("token-mean", "turn-mean", "seq-mean", "seq-mean-token-sum")
+#: Older names kept working: "seq-mean" (verl's name) is "turn-mean" (one row = one turn here).
+AGG_ALIASES: dict[str, str] = {"seq-mean": "turn-mean"}
 _MAX_LOG_RATIO = 20.0
 
 
@@ -117,18 +119,20 @@ def aggregate(per_token: Tensor, mask: Tensor, agg: str) -> Tensor:
     Args:
         per_token: [B, L] values (masked entries are ignored and get no gradient).
         mask: [B, L] bool loss mask.
-        agg: ``"token-mean"``: mean over every valid token of the batch (each token weighs the same);
-            ``"seq-mean"``: mean over each row's valid tokens, then over the rows that have any (each turn
-            weighs the same); ``"seq-mean-token-sum"``: sum over each row's valid tokens, then mean over
-            the rows that have any.
+        agg: ``"token-mean"``: mean over every valid token of the batch (each token weighs the same, so a
+            turn weighs by its token count); ``"turn-mean"`` (alias ``"seq-mean"``): mean over each row's
+            valid tokens, then over the rows that have any (each turn weighs the same, whatever its
+            tokenization: "right" in 4 tokens and "up" in 1 count alike); ``"seq-mean-token-sum"``: sum
+            over each row's valid tokens, then mean over the rows that have any.
 
     Raises:
         ValueError: On an unknown ``agg``.
     """
+    agg = AGG_ALIASES.get(agg, agg)
     if agg == "token-mean":
         return masked_mean(per_token, mask)
     rows = mask.any(dim=1)
-    if agg == "seq-mean":
+    if agg == "turn-mean":
         per_row = turn_mean(per_token, mask)
     elif agg == "seq-mean-token-sum":
         per_row = masked_fill_zero(per_token, mask).sum(dim=1)
@@ -151,15 +155,34 @@ class LossTerm(ABC):
     """A loss term: ``term(inputs) -> (scalar loss to minimize, metrics)``.
 
     Stateful terms override ``state_dict``/``load_state_dict`` (bit-for-bit resume) and ``on_iteration``
-    (called once per training iteration with the training progress in [0, 1], for schedules).
+    (called once per training iteration with the training progress in [0, 1], for schedules). A term that
+    acts through the reward rather than the loss (KL in the reward, PPO-RLHF style) overrides
+    ``reward_penalty``. ``requires`` names the optional ``LossInputs`` fields the term reads, so the trainer
+    computes them without knowing which term is there.
     """
 
     name: ClassVar[str] = "term"
     """Prefix of the term's metrics inside a ``CompositeLoss``."""
+    requires: ClassVar[frozenset[str]] = frozenset()
+    """Optional ``LossInputs`` fields the term reads (``entropy``, ``ref_logp``, ``values``, ...)."""
 
     @abstractmethod
     def __call__(self, inputs: LossInputs) -> tuple[Tensor, dict[str, float]]:
         """Returns the scalar loss to minimize and its metrics."""
+
+    def reward_penalty(self, old_logp: Tensor, ref_logp: Tensor, mask: Tensor) -> Tensor | None:
+        """A per-turn amount the trainer subtracts from each turn's reward before the estimator, or None.
+
+        Args:
+            old_logp: [B, L] log-probs recorded at rollout (the policy that acted).
+            ref_logp: [B, L] log-probs of the reference policy.
+            mask: [B, L] bool, True on the policy's completion tokens.
+
+        Returns:
+            None (the default: the term acts through the loss only) or a [B] tensor, one penalty per turn.
+        """
+        del old_logp, ref_logp, mask
+        return None
 
     def on_iteration(self, progress: float) -> None:
         """Hook called once per training iteration; ``progress`` is the training progress in [0, 1]."""
@@ -218,7 +241,8 @@ class PolicyLoss(LossTerm):
         clip_high: Upper clip range epsilon_high (ratio ceiling ``1 + clip_high``); None: same as
             ``clip_low`` (DAPO's clip-higher sets it larger).
         dual_clip: Dual-clip constant c > 1 for negative advantages (Ye et al. 2020); None disables.
-        agg: ``"token-mean"``, ``"seq-mean"`` or ``"seq-mean-token-sum"`` (see ``aggregate``).
+        agg: ``"token-mean"``, ``"turn-mean"`` (alias ``"seq-mean"``) or ``"seq-mean-token-sum"`` (see
+            ``aggregate``).
         bias_correction: Multiply each sample's surrogate by ``trust_region_weight`` (ST-PPO's
             clipping-bias correction).
 
@@ -372,6 +396,30 @@ class CompositeLoss(LossTerm):
         assert total is not None  # the policy term is always there
         metrics["loss"] = scalar(total)
         return total, metrics
+
+    @property
+    def requires(self) -> frozenset[str]:  # type: ignore[override]
+        """The union of the terms' ``requires``."""
+        return frozenset().union(*(t.requires for t in self.terms.values()))
+
+    def reward_penalty(self, old_logp: Tensor, ref_logp: Tensor | None, mask: Tensor) -> Tensor | None:
+        """The sum of the terms' non-None ``reward_penalty`` results ([B]), or None when every term gives None.
+
+        The trainer subtracts it from each turn's reward before the estimator runs.
+
+        Raises:
+            ValueError: When a term needs ``ref_logp`` and it is None.
+        """
+        total: Tensor | None = None
+        for term in self.terms.values():
+            if ref_logp is None:
+                if "ref_logp" in term.requires:
+                    raise ValueError(f"CompositeLoss.reward_penalty: term {term.name!r} needs ref_logp")
+                continue
+            pen = term.reward_penalty(old_logp, ref_logp, mask)
+            if pen is not None:
+                total = pen if total is None else total + pen
+        return total
 
     def on_iteration(self, progress: float) -> None:
         """Forwards to every term."""

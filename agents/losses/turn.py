@@ -44,8 +44,8 @@ class TurnPPO(PPOClip):
     "S-PPO".
 
     Aggregation: the turn surrogate is broadcast to the turn's tokens and then aggregated with ``agg``; the
-    default ``"seq-mean"`` averages over turns (each turn weighs the same); ``"token-mean"`` weighs each
-    turn by its number of completion tokens.
+    default ``"turn-mean"`` (alias ``"seq-mean"``) averages over turns (each turn weighs the same);
+    ``"token-mean"`` weighs each turn by its number of completion tokens.
 
     Value head: ST-PPO is an actor-critic method. ``turngym.agents.losses.value.ValueHead`` predicts a
     per-turn value V(s_k) from the hidden state of the turn's last prompt token; the trainer computes
@@ -60,7 +60,7 @@ class TurnPPO(PPOClip):
         clip_low: Lower clip range eps_low.
         clip_high: Upper clip range eps_high; None: same as ``clip_low``.
         dual_clip: Dual-clip constant c > 1 for negative advantages; None disables.
-        agg: ``"seq-mean"`` (default), ``"token-mean"`` or ``"seq-mean-token-sum"``.
+        agg: ``"turn-mean"`` (default; alias ``"seq-mean"``), ``"token-mean"`` or ``"seq-mean-token-sum"``.
         bias_correction: Apply the clipping-bias correction above (ST-PPO); False gives Turn-PPO.
     """
 
@@ -73,7 +73,7 @@ class TurnPPO(PPOClip):
         clip_low: float = 0.2,
         clip_high: float | None = None,
         dual_clip: float | None = 3.0,
-        agg: Agg = "seq-mean",
+        agg: Agg = "turn-mean",
         bias_correction: bool = True,
     ) -> None:
         super().__init__(

@@ -1,50 +1,38 @@
 """One policy-optimization phase: minibatched passes over a rollout's token batch.
 
-The loss is built once from the config (``build_loss``) and the update never looks at which estimator
-produced the advantages (DESIGN section 4: the trainer never branches on the estimator's name).
+The loss is built once from the config (``build_loss``, from the loss registry
+``turngym.agents.losses.registry``; re-exported here for older imports) and the update never looks at which
+estimator produced the advantages or which loss it runs (DESIGN section 4: the trainer never branches on
+a name). Guards (issue 13): a minibatch whose loss or gradient norm is not finite is skipped, not applied;
+an iteration stops early when a minibatch's approximate KL exceeds ``1.5 * target_kl`` (SB3).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
 import torch
 
-from turngym.agents.losses import (
-    CompositeLoss,
-    EntropyControl,
-    KLPenalty,
-    LossInputs,
-    PPOClip,
-    TurnPPO,
-    ValueHead,
-    ValueLoss,
-)
+from turngym.agents.losses import CompositeLoss, LossInputs, ValueHead
+from turngym.agents.losses.registry import build_loss
 from turngym.agents.policies.lm import forward_logprobs
-from turngym.agents.train.config import AlgoConfig, OptimConfig
+from turngym.agents.train.config import OptimConfig
 from turngym.agents.train.tensors import TokenBatch
 
+__all__ = ["UpdateInputs", "build_loss", "needs_entropy", "ppo_update", "reference_logprobs", "turn_values"]
 
-def build_loss(algo: AlgoConfig, with_value: bool) -> CompositeLoss:
-    """The composite objective of ``algo``: the policy loss plus value, EPO and KL terms as configured."""
-    if algo.loss == "turn-ppo":
-        policy = TurnPPO(clip_low=algo.clip, clip_high=algo.clip_high, dual_clip=algo.dual_clip)
-    else:
-        policy = PPOClip(clip_low=algo.clip, clip_high=algo.clip_high, dual_clip=algo.dual_clip, agg=algo.agg)
-    terms = []
-    if with_value:
-        terms.append(ValueLoss(coef=algo.value_coef))
-    if algo.epo:
-        terms.append(EntropyControl(beta=algo.epo_coef, smooth_coef=algo.epo_smooth_coef))
-    if algo.kl_coef > 0:
-        terms.append(KLPenalty(coef=algo.kl_coef, kind=algo.kl_kind))
-    return CompositeLoss(policy, terms)
+logger = logging.getLogger(__name__)
+
+#: The policy-loss metric the early stop reads (``PolicyLoss.metrics``: k3 estimate of KL(old || new)).
+APPROX_KL_KEY = "policy/approx_kl"
 
 
 def needs_entropy(loss: CompositeLoss) -> bool:
-    """True when a term of ``loss`` reads per-token entropies."""
-    return any(isinstance(t, EntropyControl) for t in loss.terms.values())
+    """True when a term of ``loss`` reads per-token entropies (its ``requires`` names ``entropy``)."""
+    return "entropy" in loss.requires
 
 
 @dataclass
@@ -85,7 +73,9 @@ def reference_logprobs(ref_model: torch.nn.Module, tb: TokenBatch, temperature: 
         for start in range(0, len(tb), chunk):
             rows = torch.arange(start, min(start + chunk, len(tb)))
             part = tb.select(rows)
-            logp, _ = forward_logprobs(ref_model, part.input_ids, part.attention_mask, temperature=temperature)[:2]
+            # The reference policy is constrained by the same masks as the policy (KL between the q's).
+            logp, _ = forward_logprobs(ref_model, part.input_ids, part.attention_mask, temperature=temperature,
+                                       allowed=part.allowed_tokens())[:2]
             out[rows, :logp.shape[1]] = logp.float()
     return out
 
@@ -95,8 +85,11 @@ def _micro_loss(model: torch.nn.Module, tb: TokenBatch, rows: torch.Tensor, inpu
                 value_head: ValueHead | None) -> tuple[torch.Tensor, dict[str, float]]:
     """The composite loss on the turn rows ``rows`` (one forward pass)."""
     mb = tb.select(rows).to(device)
+    # Constrained turns are scored under the restricted q they were sampled from (log-probs and entropy):
+    # the policy that acted, so the ratio is 1 at the first epoch (turngym.agents.policies.lm docstring).
     out = forward_logprobs(model, mb.input_ids, mb.attention_mask, temperature=temperature,
-                           with_entropy=want_entropy, return_hidden=value_head is not None)
+                           with_entropy=want_entropy, return_hidden=value_head is not None,
+                           allowed=mb.allowed_tokens())
     logp, entropy, hidden = out if len(out) == 3 else (*out, None)
     values = value_head(hidden, mb.last_prompt_index).float() if value_head is not None else None
     width = mb.input_ids.shape[1]
@@ -127,21 +120,46 @@ def ppo_update(
 ) -> dict[str, float]:
     """Runs ``optim.epochs`` shuffled passes of minibatch gradient steps; returns mean metrics.
 
+    Per minibatch: the loss is accumulated over micro-batches, the gradient norm is measured and clipped to
+    ``optim.max_grad_norm`` (``grad_norm`` is the pre-clip norm), then
+
+    * non-finite guard: when the loss or the gradient norm is not finite, the gradients are dropped and no
+      optimizer step is taken (a NaN step would poison every parameter, and Adam's moments with them); it
+      is counted in ``skipped_nonfinite`` and logged as a warning;
+    * early stop (``optim.target_kl``, as SB3's PPO): when the minibatch's approximate KL(old || new) (the
+      policy loss's ``approx_kl``, measured before its step) exceeds ``1.5 * target_kl``, its step is not
+      taken and the remaining minibatches and epochs of this iteration are dropped (``early_stopped`` = 1).
+
+    Returns the mean over the applied steps of the loss metrics and ``grad_norm``, plus ``grad_norm_max``,
+    ``steps`` (applied optimizer steps), ``skipped_nonfinite``, ``early_stopped``, ``approx_kl_at_stop``
+    (when stopped) and ``epochs_done`` (passes over the batch, fractional when stopped mid-epoch: the
+    minibatches that were stepped or skipped, divided by the minibatches per epoch).
+
     Args:
         model: The policy model (trained in place).
         tb: Token batch of the rollout.
         inputs: Advantages and the optional value/KL inputs, row-aligned with ``tb``.
         loss_fn: The composite objective.
         optimizer: Optimizer over the model's (and value head's) trainable parameters.
-        optim: Epochs, minibatch size, gradient clipping.
+        optim: Epochs, minibatch size, gradient clipping, ``target_kl``.
         generator: Shuffles the rows (checkpointed with the run, so resumes are bit-for-bit).
         temperature: Temperature the rollout's log-probs were recorded at.
         value_head: The value head when the loss has a value term.
+
+    Raises:
+        ValueError: When ``optim.target_kl`` is set but not > 0, or set while the policy loss reports no
+            ``approx_kl``.
     """
+    target_kl = optim.target_kl
+    if target_kl is not None and not target_kl > 0:
+        raise ValueError(f"ppo_update: optim.target_kl must be > 0 or None, got {target_kl}")
     device = next(model.parameters()).device
     params = [p for group in optimizer.param_groups for p in group["params"]]
     sums: dict[str, float] = defaultdict(float)
-    steps = 0
+    steps = skipped = processed = 0
+    grad_norm_max = 0.0
+    stop_kl: float | None = None
+    per_epoch = max(1, math.ceil(len(tb) / optim.minibatch_size))
     want_entropy = needs_entropy(loss_fn)
     model.train()
     for _ in range(optim.epochs):
@@ -155,7 +173,7 @@ def ppo_update(
                 part = rows[m0:m0 + micro]
                 # Each micro-batch's loss is a mean over its rows/tokens; weighting it by its share of the
                 # minibatch makes the accumulated gradient that of the whole minibatch (exact for
-                # seq-mean, approximate for token-mean when micro-batches hold different token counts).
+                # turn-mean, approximate for token-mean when micro-batches hold different token counts).
                 share = len(part) / len(rows)
                 loss, metrics = _micro_loss(model, tb, part, inputs, loss_fn, device, temperature,
                                             want_entropy, value_head)
@@ -163,10 +181,34 @@ def ppo_update(
                 step_metrics["loss"] += float(loss.detach()) * share
                 for key, value in metrics.items():
                     step_metrics[key] += float(value) * share
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, optim.max_grad_norm)
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, optim.max_grad_norm))
+            if not (math.isfinite(step_metrics["loss"]) and math.isfinite(grad_norm)):
+                optimizer.zero_grad(set_to_none=True)
+                skipped += 1
+                processed += 1
+                logger.warning("ppo_update: skipped a minibatch step (loss %s, gradient norm %s are not both "
+                               "finite)", step_metrics["loss"], grad_norm)
+                continue
+            if target_kl is not None:
+                if APPROX_KL_KEY not in step_metrics:
+                    raise ValueError(f"ppo_update: optim.target_kl needs the policy loss to report "
+                                     f"{APPROX_KL_KEY!r}; it reported {sorted(step_metrics)}")
+                if step_metrics[APPROX_KL_KEY] > 1.5 * target_kl:  # SB3 PPO.train: stop before this step
+                    optimizer.zero_grad(set_to_none=True)
+                    stop_kl = step_metrics[APPROX_KL_KEY]
+                    break
             optimizer.step()
-            step_metrics["grad_norm"] = float(grad_norm)
+            processed += 1
+            steps += 1
+            grad_norm_max = max(grad_norm_max, grad_norm)
+            step_metrics["grad_norm"] = grad_norm
             for key, value in step_metrics.items():
                 sums[key] += value
-            steps += 1
-    return {key: value / max(steps, 1) for key, value in sums.items()}
+        if stop_kl is not None:
+            break
+    out = {key: value / max(steps, 1) for key, value in sums.items()}
+    out.update({"grad_norm_max": grad_norm_max, "steps": float(steps), "skipped_nonfinite": float(skipped),
+                "early_stopped": float(stop_kl is not None), "epochs_done": processed / per_epoch})
+    if stop_kl is not None:
+        out["approx_kl_at_stop"] = stop_kl
+    return out

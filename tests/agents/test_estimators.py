@@ -10,17 +10,22 @@ import pytest
 from turngym.agents.batch import TurnBatch, encode_keys
 from turngym.agents.estimators import (
     ESTIMATORS,
+    estimate,
     gae,
     gae_returns,
     gated_accumulation,
     get_estimator,
     gigpo,
+    gigpo_episode,
+    gigpo_step,
     grpo,
+    has_value_targets,
     igpo,
     invalid_action_penalty,
     mars,
     register,
     rloo,
+    value_targets,
 )
 from turngym.agents.estimators.reference import REFERENCES
 from turngym.envs.core.errors import ConfigError
@@ -129,15 +134,30 @@ def test_igpo_known_answer():
 
 def test_mars_known_answer():
     # ep0 agents [0,1,0,1] rewards [1,0,2,-1]: rtg agent0 [3, 2], agent1 [-1, -1]; ep1 agents [0,1] rewards [0,1]
-    # role 0: {3, 2, 0} mean 5/3; role 1: {-1, -1, 1} mean -1/3
+    # Per-role baseline over EPISODE returns (MARS agent-specific normalization): role 0 returns {3, 0} -> mean
+    # 1.5; role 1 returns {-1, 1} -> mean 0. (The old per-turn-row baseline gave role 0 mean 5/3: it counted
+    # ep0's second turn as if it were another episode.)
     b = make_batch([
         {"id": 0, "group": 0, "rewards": [1.0, 0.0, 2.0, -1.0], "agents": [0, 1, 0, 1]},
         {"id": 1, "group": 0, "rewards": [0.0, 1.0], "agents": [0, 1]},
     ])
-    np.testing.assert_allclose(mars(b), [4 / 3, -2 / 3, 1 / 3, -2 / 3, -5 / 3, 4 / 3])
-    # with std: role 0 std = sqrt(((4/3)^2 + (1/3)^2 + (5/3)^2)/3) = sqrt(14)/3 = 1.2472191
-    np.testing.assert_allclose(mars(b, normalize_std=True)[[0, 2, 4]], np.array([4, 1, -5]) / 3 / 1.2472191,
-                               atol=1e-5)
+    np.testing.assert_allclose(mars(b), [1.5, -1.0, 0.5, -1.0, -1.5, 1.0])
+    # with std: role 0 std of {3, 0} = 1.5 (population); unbiased: 2.1213203
+    np.testing.assert_allclose(mars(b, normalize_std=True)[[0, 2, 4]], [1.0, 1 / 3, -1.0], atol=1e-5)
+    np.testing.assert_allclose(mars(b, normalize_std=True, unbiased_std=True)[[0, 2, 4]],
+                               np.array([1.5, 0.5, -1.5]) / 2.1213203, atol=1e-5)
+
+
+def test_mars_single_role_metrics():
+    from turngym.agents.estimators import estimator_metrics
+
+    one = make_batch([{"id": 0, "group": 0, "rewards": [0.0, 1.0]}, {"id": 1, "group": 0, "rewards": [2.0]}])
+    assert estimator_metrics("mars", one) == {"roles": 1.0, "single_role": 1.0}
+    # single-role MARS with gamma=1 on outcome-only rewards is Dr. GRPO (R - mean R), broadcast per episode
+    np.testing.assert_allclose(mars(one), grpo(one, normalize_std=False))
+    two = make_batch([{"id": 0, "group": 0, "rewards": [0.0, 1.0], "agents": [0, 1]}])
+    assert estimator_metrics("mars", two) == {"roles": 2.0, "single_role": 0.0}
+    assert estimator_metrics("grpo", two) == {}
 
 
 def test_shapers():
@@ -165,7 +185,7 @@ def random_batch(seed: int, n_groups: int = 12, unique_states: bool = False,
             term = bool(rng.random() < 0.6)
             episodes.append({
                 "id": int(next_id * 7 + 3), "group": int(g * 5 + 1), "rewards": rng.normal(size=n).round(2),
-                "agents": rng.integers(0, 2, size=n), "states": rng.integers(0, 4, size=n),
+                "agents": rng.integers(0, 2, size=n), "states": rng.integers(-1, 4, size=n),  # -1: unknown key
                 "terminated": term, "truncated": (not term) and bool(rng.random() < 0.5),
                 "values": rng.normal(size=n), "scores": rng.normal(size=n), "outcome": float(rng.integers(0, 2)),
             })
@@ -178,12 +198,13 @@ def random_batch(seed: int, n_groups: int = 12, unique_states: bool = False,
 
 
 OPTIONS = {
-    "grpo": [{}, {"normalize_std": False}],
+    "grpo": [{}, {"normalize_std": False}, {"unbiased_std": True}],
     "rloo": [{}],
     "gae": [{}, {"gamma": 0.9, "lam": 0.7}],
-    "gigpo": [{}, {"mode": "mean_norm"}, {"episode_norm_over": "rows", "step_weight": 0.5, "gamma": 0.8}],
+    "gigpo": [{}, {"mode": "mean_norm"}, {"episode_norm_over": "rows", "step_weight": 0.5, "gamma": 0.8},
+              {"unbiased_std": True}, {"unbiased_std": True, "episode_norm_over": "rows"}],
     "igpo": [{}, {"gamma": 0.9, "score0": -1.0}],
-    "mars": [{}, {"normalize_std": True, "gamma": 0.9}],
+    "mars": [{}, {"normalize_std": True, "gamma": 0.9}, {"normalize_std": True, "unbiased_std": True}],
 }
 
 
@@ -204,6 +225,64 @@ def test_igpo_per_row_score0_matches_reference():
 
 def test_reference_covers_every_estimator():
     assert set(REFERENCES) == set(ESTIMATORS) == {"grpo", "rloo", "gae", "gigpo", "igpo", "mars"}
+
+
+# ---------------------------------------------------------------------------- issue 13: bugs 2, 3 and item 10
+def test_gigpo_without_state_keys_has_no_step_advantage():
+    # Bug 3: a batch built without state_key used to default every key to -1, and GiGPO pooled all -1 rows
+    # of a task into one step group (non-zero A_S nearly everywhere). Unknown keys are singletons now.
+    b = make_batch([{"id": i, "group": i // 4, "rewards": list(np.arange(i % 3 + 1) * 0.5 + i)} for i in range(8)])
+    no_key = TurnBatch(episode_id=b.episode_id, group_id=b.group_id, turn=b.turn, reward=b.reward)
+    assert (no_key.state_key == -1).all()
+    for mode in ("mean_norm", "mean_std_norm"):
+        np.testing.assert_array_equal(gigpo_step(no_key, mode=mode), 0.0)
+        np.testing.assert_allclose(gigpo(no_key, mode=mode), gigpo_episode(no_key, mode=mode))
+    # Known keys still pool; a -1 row beside them stays out of their group.
+    mixed = make_batch([{"id": 0, "group": 0, "rewards": [0.0, 1.0], "states": [5, -1]},
+                        {"id": 1, "group": 0, "rewards": [1.0, 0.0], "states": [5, -1]}])
+    np.testing.assert_allclose(gigpo_step(mixed, mode="mean_norm", gamma=1.0), [0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(gigpo_step(mixed, mode="mean_norm", gamma=0.5), [-0.25, 0.0, 0.25, 0.0])
+
+
+def test_gae_value_targets_use_the_estimator_options():
+    # Bug 2: the loop called gae_returns(batch) with defaults, so targets != A + V under other options.
+    b = random_batch(4)
+    opts = {"gamma": 0.5, "lam": 0.5}
+    np.testing.assert_allclose(value_targets("gae", b, **opts), gae(b, **opts) + b.value, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(gae_returns(b, **opts), estimate("gae", b, **opts) + b.value, rtol=0, atol=1e-12)
+    assert np.abs(value_targets("gae", b) - value_targets("gae", b, **opts)).max() > 0.1
+    assert has_value_targets("gae") and not has_value_targets("gigpo")
+    # A critic-free estimator (e.g. with turn-level PPO's value head) gets GAE's default lambda-returns;
+    # its own options are checked but not passed on (they mean something else).
+    np.testing.assert_allclose(value_targets("gigpo", b, gamma=0.8), gae_returns(b), atol=1e-12)
+
+
+@pytest.mark.parametrize("name, bad, near", [("gae", "lamda", "lam"), ("gigpo", "step_wieght", "step_weight"),
+                                             ("grpo", "unbiased", "unbiased_std")])
+def test_unknown_estimator_options_are_errors(name, bad, near):
+    b = random_batch(0)
+    with pytest.raises(ConfigError, match=f"Did you mean '{near}'"):
+        estimate(name, b, **{bad: 0.5})
+    with pytest.raises(ConfigError, match=f"Did you mean '{near}'"):
+        value_targets(name, b, **{bad: 0.5})
+    with pytest.raises(ConfigError, match="unbiased_std"):
+        grpo(b, unbiased_std="true")
+
+
+def test_unbiased_std_known_answer():
+    # group 0 returns {1, 0, 2}: population std sqrt(2/3), unbiased std 1 -> A = R - 1 exactly
+    np.testing.assert_allclose(grpo(KA, unbiased_std=True), [0, 0, -1, 1, 0], atol=1e-5)
+    np.testing.assert_allclose(grpo(KA), [0, 0, -1.2247449, 1.2247449, 0], atol=1e-5)
+    # matches torch.std (TRL, verl-agent) on a group of 8
+    import torch
+
+    r = np.array([0.0, 1, 1, 0, 2, 0.5, 0, 1])
+    b = make_batch([{"id": i, "group": 0, "rewards": [x]} for i, x in enumerate(r)])
+    t = torch.tensor(r, dtype=torch.float64)
+    np.testing.assert_allclose(grpo(b, unbiased_std=True), ((t - t.mean()) / (t.std() + 1e-6)).numpy(), atol=1e-12)
+    # GiGPO's step level: a step group of 2 with returns {0.5, 1}: population std 0.25, unbiased 0.3535534
+    np.testing.assert_allclose(gigpo_step(GI, gamma=0.5, unbiased_std=True), [0, -0.7071068, 0, 0, 0.7071068],
+                               atol=1e-5)
 
 
 # ---------------------------------------------------------------------------- properties

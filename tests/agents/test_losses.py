@@ -5,9 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import math
+from collections.abc import Callable
 
 import pytest
 import torch
+from torch import Tensor
 
 from turngym.agents.losses import (
     CompositeLoss,
@@ -22,9 +24,11 @@ from turngym.agents.losses import (
     aggregate,
     explained_variance,
     kl_k1,
+    kl_k2,
     kl_k3,
     phase_weight,
     ppo_clip_objective,
+    trajectory_entropy,
     trust_region_weight,
 )
 
@@ -291,7 +295,8 @@ def epo_inputs(turn_entropies: list[list[float]], episode: list[int] | None = No
 
 
 def flat(**kw: object) -> EntropyControl:
-    return EntropyControl(bonus_schedule=PhaseSchedule.constant(1.0), **kw)  # type: ignore[arg-type]
+    return EntropyControl(bonus_schedule=PhaseSchedule.constant(1.0),  # type: ignore[arg-type]
+                          smooth_schedule=PhaseSchedule.constant(1.0), **kw)
 
 
 def test_trajectory_bonus_is_token_mean_per_trajectory_then_mean_over_trajectories() -> None:
@@ -332,7 +337,7 @@ def test_smoothing_hinge_has_gradient_outside_band_and_none_inside() -> None:
 
 
 def test_squared_hinge() -> None:
-    ctrl = seeded_control(squared=True)
+    ctrl = seeded_control(band="squared")
     _, m = ctrl(epo_inputs([[0.2], [3.0]], turn=[0, 0])[0])
     assert m["smooth_penalty"] == pytest.approx((0.3 ** 2 + 1.0 ** 2) / 2)
 
@@ -387,7 +392,9 @@ def test_state_dict_round_trip_reproduces_next_loss_exactly() -> None:
     ctrl.on_iteration(0.9)
     twin.on_iteration(0.9)
     assert ctrl.state_dict() == twin.state_dict()
-    assert m_a["smooth_penalty"] >= 0 and m_a["weight"] == pytest.approx(PhaseSchedule.epo_default()(0.5))
+    # EPO's phase schedule weighs the smoothing penalty; the bonus weight stays 1 (issue 13, item 8)
+    assert m_a["smooth_penalty"] >= 0 and m_a["smooth_weight"] == pytest.approx(PhaseSchedule.epo_default()(0.5))
+    assert m_a["weight"] == 1.0
 
 
 def test_phase_schedules() -> None:
@@ -434,10 +441,11 @@ def test_k1_and_k3_estimate_the_true_kl_on_a_categorical() -> None:
     mask = torch.ones(1, x.numel(), dtype=torch.bool)
     inputs = LossInputs(logp=logp[None], old_logp=logp[None], mask=mask, advantages=torch.zeros(1),
                         ref_logp=ref_logp[None])
-    for kind in ("k1", "k3"):
+    for kind in ("k2", "k3"):
         loss, m = KLPenalty(coef=2.0, kind=kind)(inputs)
-        assert m["kl"] == pytest.approx(true_kl, abs=0.01)
-        assert loss.item() == pytest.approx(2.0 * m["kl"])
+        assert m["kl"] == pytest.approx(true_kl, abs=0.01) and m["kl_k3"] == pytest.approx(true_kl, abs=0.01)
+        assert loss.item() == pytest.approx(2.0 * m["kl_loss_estimate"])
+    assert KLPenalty(coef=2.0, kind="k3")(inputs)[1]["kl_loss_estimate"] == pytest.approx(true_kl, abs=0.01)
 
 
 def test_kl_penalty_masks_tokens_and_requires_reference() -> None:
@@ -446,13 +454,14 @@ def test_kl_penalty_masks_tokens_and_requires_reference() -> None:
     mask = torch.tensor([[False, True, True]])
     inputs = LossInputs(logp=lp, old_logp=lp.detach(), mask=mask, advantages=torch.zeros(1), ref_logp=ref)
     loss, m = KLPenalty(coef=1.0, kind="k3")(inputs)
-    assert m["kl"] == pytest.approx((math.exp(-1.0) + 1.0 - 1.0) / 2)
+    assert m["kl_k3"] == pytest.approx((math.exp(-1.0) + 1.0 - 1.0) / 2)
+    assert m["kl"] == pytest.approx((-0.5 + 1.5) / 2)
     loss.backward()
     assert lp.grad[0, 0].item() == 0.0 and torch.isfinite(lp.grad).all()
     with pytest.raises(ValueError, match="ref_logp"):
         KLPenalty()(LossInputs(logp=lp, old_logp=lp.detach(), mask=mask, advantages=torch.zeros(1)))
     with pytest.raises(ValueError):
-        KLPenalty(kind="k2")  # type: ignore[arg-type]
+        KLPenalty(kind="k4")  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------- value
@@ -543,5 +552,132 @@ def test_composite_sums_terms_and_prefixes_metrics() -> None:
         fresh.load_state_dict({"nope": {}})
     with pytest.raises(ValueError):
         CompositeLoss(PPOClip(), [KLPenalty(), KLPenalty()])
-    renamed = CompositeLoss(PPOClip(), {"kl_a": KLPenalty(), "kl_b": KLPenalty(kind="k1")})
+    renamed = CompositeLoss(PPOClip(), {"kl_a": KLPenalty(), "kl_b": KLPenalty(kind="k3")})
     assert {"kl_a/kl", "kl_b/kl"} <= set(renamed(inputs)[1])
+
+
+# ------------------------------------------------------------------------------ issue 13: KL (item 9)
+def _expected_grad(per_sample: Callable[[Tensor, Tensor], Tensor], theta: Tensor, ref_logp: Tensor) -> Tensor:
+    """E_{x ~ pi}[grad_theta per_sample(log pi(x), log ref(x))], exactly, on a categorical pi = softmax(theta).
+
+    The sampling distribution is held fixed (detached), as in a PPO step on sampled tokens.
+    """
+    theta = theta.clone().requires_grad_(True)
+    logp = torch.log_softmax(theta, dim=0)
+    (logp.exp().detach() * per_sample(logp, ref_logp)).sum().backward()
+    return theta.grad
+
+
+def _kl_grad(theta: Tensor, ref_logp: Tensor, forward: bool) -> Tensor:
+    theta = theta.clone().requires_grad_(True)
+    logp = torch.log_softmax(theta, dim=0)
+    kl = (ref_logp.exp() * (ref_logp - logp)).sum() if forward else (logp.exp() * (logp - ref_logp)).sum()
+    kl.backward()
+    return theta.grad
+
+
+def test_expected_gradient_of_each_kl_estimator_by_autograd() -> None:
+    theta = torch.tensor([0.3, -1.2, 0.8, 0.0, 2.0], dtype=torch.float64)
+    ref_logp = torch.log_softmax(torch.tensor([1.0, 0.5, -0.5, 0.2, -1.0], dtype=torch.float64), dim=0)
+    reverse = _kl_grad(theta, ref_logp, forward=False)  # grad KL(pi || ref)
+    forward = _kl_grad(theta, ref_logp, forward=True)  # grad KL(ref || pi)
+    assert not torch.allclose(reverse, forward, atol=1e-3)
+    # k1 as a loss: zero expected gradient (it regularizes nothing)
+    assert torch.allclose(_expected_grad(kl_k1, theta, ref_logp), torch.zeros(5, dtype=torch.float64), atol=1e-12)
+    # k2: exactly grad KL(pi || ref); k3: grad KL(ref || pi) (the k3 docstring's claim)
+    assert torch.allclose(_expected_grad(kl_k2, theta, ref_logp), reverse, atol=1e-12)
+    assert torch.allclose(_expected_grad(kl_k3, theta, ref_logp), forward, atol=1e-12)
+
+    # k1 in the reward: the policy gradient of reward -k1 (REINFORCE, score function) is -grad KL(pi || ref)
+    def reinforce(logp: Tensor, ref: Tensor) -> Tensor:
+        return -(logp - ref).detach() * logp  # reward * log pi, reward held fixed
+
+    assert torch.allclose(_expected_grad(reinforce, theta, ref_logp), -reverse, atol=1e-12)
+
+
+def test_k1_reward_adds_no_loss_and_returns_the_per_turn_penalty() -> None:
+    lp = torch.tensor([[-1.0, -0.5, -2.0], [-0.1, -0.2, -0.3]], requires_grad=True)
+    old = torch.tensor([[-1.0, -0.4, -2.5], [-0.2, -0.2, -0.6]])
+    ref = torch.tensor([[float("-inf"), -1.4, -2.0], [-0.1, float("-inf"), -0.1]])
+    mask = torch.tensor([[False, True, True], [True, False, True]])
+    term = KLPenalty(coef=0.5, kind="k1-reward")
+    inputs = LossInputs(logp=lp, old_logp=old, mask=mask, advantages=torch.zeros(2), ref_logp=ref)
+    loss, m = term(inputs)
+    assert loss.item() == 0.0 and "kl" in m
+    pen = term.reward_penalty(old, ref, mask)
+    # row 0: (-0.4 + 1.4) + (-2.5 + 2.0) = 0.5; row 1: (-0.2 + 0.1) + (-0.6 + 0.1) = -0.6; times coef 0.5
+    assert pen.tolist() == pytest.approx([0.25, -0.3])
+    assert KLPenalty(coef=0.5, kind="k2").reward_penalty(old, ref, mask) is None
+    composite = CompositeLoss(PPOClip(), {"kl_a": term, "kl_b": KLPenalty(coef=1.0, kind="k1-reward"),
+                                          "kl_c": KLPenalty(coef=1.0, kind="k3")})
+    assert composite.reward_penalty(old, ref, mask).tolist() == pytest.approx([0.75, -0.9])
+    assert CompositeLoss(PPOClip()).reward_penalty(old, ref, mask) is None
+    assert "ref_logp" in composite.requires
+    with pytest.raises(ValueError, match="ref_logp"):
+        composite.reward_penalty(old, None, mask)
+
+
+def test_k1_as_a_loss_warns_that_it_regularizes_nothing() -> None:
+    with pytest.warns(UserWarning, match="regularizes nothing"):
+        KLPenalty(kind="k1")
+    assert KLPenalty().kind == "k2"
+
+
+# ------------------------------------------------------------------- issue 13: turn-mean (item 15c)
+@pytest.mark.parametrize("loss_cls", [PPOClip, TurnPPO])
+def test_turn_mean_gives_each_turn_equal_weight_whatever_its_token_count(loss_cls) -> None:
+    # "up" = 1 token, "right" = 4 tokens: under turn-mean each turn's gradient mass is the same.
+    lp = torch.zeros(2, 5, requires_grad=True)
+    mask = torch.tensor([[True, False, False, False, False], [True, True, True, True, False]])
+    x = LossInputs(logp=lp, old_logp=torch.zeros(2, 5), mask=mask, advantages=torch.ones(2))
+    loss, _ = loss_cls(agg="turn-mean", bias_correction=False)(x)
+    loss.backward()
+    per_turn = lp.grad.sum(dim=1)
+    assert per_turn.tolist() == pytest.approx([-0.5, -0.5])
+    lp.grad = None
+    loss, _ = loss_cls(agg="token-mean", bias_correction=False)(x)
+    loss.backward()
+    assert lp.grad.sum(dim=1).tolist() == pytest.approx([-0.2, -0.8])  # token-mean weighs by tokenization
+    lp.grad = None
+    old_name, _ = loss_cls(agg="seq-mean", bias_correction=False)(x)  # the old name still works
+    assert old_name.item() == pytest.approx(-1.0)
+
+
+# -------------------------------------------------------------------------- issue 13: EPO (item 8)
+def test_turn_weighted_trajectory_entropy() -> None:
+    # traj 0: turn 0 tokens [1, 2] (mean 1.5), turn 1 token [3]: token-weighted 2.0, turn-weighted 2.25
+    inputs, ent = epo_inputs([[1.0, 2.0], [3.0]], episode=[0, 0], turn=[0, 1])
+    h_tok, _ = trajectory_entropy(ent, inputs.mask, inputs.episode_index)
+    h_turn, _ = trajectory_entropy(ent, inputs.mask, inputs.episode_index, "turn")
+    assert h_tok.tolist() == pytest.approx([2.0]) and h_turn.tolist() == pytest.approx([2.25])
+    loss, m = flat(beta=1.0, smooth_coef=0.0, traj_weighting="turn")(inputs)
+    assert m["traj_entropy"] == pytest.approx(2.25)
+    loss.backward()
+    assert ent.grad[1, 1].item() == pytest.approx(-0.5)  # the lone token of turn 1 carries half the bonus
+
+
+def test_indicator_band_reports_but_has_no_gradient() -> None:
+    ctrl = seeded_control(band="indicator")
+    inputs, ent = epo_inputs([[0.2, 0.2], [1.0, 1.0], [3.0, 3.0]], turn=[0, 0, 0])
+    loss, m = ctrl(inputs)
+    assert m["smooth_penalty"] == pytest.approx(2 / 3)  # two of three turns outside [0.5, 2.0]
+    loss.backward()
+    assert ent.grad is None or (ent.grad == 0).all()
+    with pytest.raises(ValueError, match="band"):
+        EntropyControl(band="hinged")  # type: ignore[arg-type]
+
+
+def test_phase_schedule_weighs_the_penalty_not_the_bonus_and_paper_defaults() -> None:
+    ctrl = EntropyControl()
+    assert (ctrl.beta, ctrl.kappa_low, ctrl.kappa_high, ctrl.band) == (0.001, 0.0, 2.0, "hinge")
+    ctrl(epo_inputs([[1.0]], turn=[0])[0])
+    ctrl.on_iteration(0.75)
+    _, m = ctrl(epo_inputs([[5.0]], turn=[0])[0])
+    assert m["smooth_weight"] == pytest.approx(PhaseSchedule.epo_default()(0.75)) and m["weight"] == 1.0
+
+
+def test_nonfinite_entropy_does_not_poison_the_history() -> None:
+    ctrl = seeded_control()
+    ctrl(epo_inputs([[float("nan")]], turn=[0])[0])
+    ctrl.on_iteration(0.2)
+    assert ctrl.reference(0) == pytest.approx(1.0)
