@@ -10,6 +10,10 @@ worker ``i % workers``. A ``reset``/``step`` call sends each involved worker its
 so workers step in parallel, and returns results in the order of ``indices``. Given the same seeds, the
 three executors give identical observations, rewards, flags and infos.
 
+Envs of a user's own package (``register_env`` under their namespace) live in workers too: pass the modules
+that register them as ``modules``; every pool imports them (in-process, and in each worker process or actor
+before it builds its envs), so the ids exist wherever envs are made (issue 13, item 15e).
+
 Errors raised by an env in a worker (an unknown id, a bad keyword argument, a failing step) are raised
 in the caller with the same type and message, the worker's traceback chained as the cause. A worker
 that dies, or does not answer within ``timeout`` seconds, raises ``WorkerError`` (a ``RuntimeError``)
@@ -147,6 +151,65 @@ def _unpack_error(packed: tuple[Any, ...]) -> BaseException:
     return exc
 
 
+# ---------------------------------------------------------------------------------------------- modules
+def check_modules(modules: Any, what: str = "modules") -> tuple[str, ...]:
+    """Checks a list of env modules: ``"package.module"`` or ``"package.module:function"`` strings.
+
+    Args:
+        modules: A sequence of such strings (a single string is refused: it would iterate per character).
+        what: The argument's name, for error messages.
+
+    Returns:
+        The strings as a tuple.
+
+    Raises:
+        ConfigError: Not a sequence of well-formed names.
+    """
+    expected = "a list of importable module names ('mypkg.envs' or 'mypkg.envs:register')"
+    if isinstance(modules, str | bytes) or not isinstance(modules, Sequence):
+        raise ConfigError(what, expected, modules)
+    for name in modules:
+        module, sep, attr = name.partition(":") if isinstance(name, str) else ("", "", "")
+        parts = module.split(".") + (attr.split(".") if sep else [])
+        if not all(p.isidentifier() for p in parts):
+            raise ConfigError(what, expected, name)
+    return tuple(modules)
+
+
+def import_modules(modules: Sequence[str], what: str = "modules") -> None:
+    """Imports the modules that register a user's envs (and calls ``module:function`` entries with no arguments).
+
+    Importing is idempotent (Python caches modules, and ``register_env`` accepts the same entry again), so
+    every pool and every worker may call it before it makes envs.
+
+    Args:
+        modules: Names checked by ``check_modules``.
+        what: The setting that named them, for error messages (``env.modules``).
+
+    Raises:
+        ConfigError: A module does not import (whatever its import raised is chained as the cause), or a
+            ``module:function`` entry does not name a callable.
+    """
+    for name in check_modules(modules, what):
+        module_name, sep, attr = name.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+        except Exception as err:  # noqa: BLE001 - any failure of the user's module: name it, chain the cause
+            raise ConfigError(what, "importable modules that register envs", name,
+                              hint=f"Importing {module_name!r} failed with {type(err).__name__}: {err} (it must "
+                                   "be importable here and in every env worker: installed, or on PYTHONPATH)."
+                              ) from err
+        if not sep:
+            continue
+        for part in attr.split("."):
+            if not hasattr(obj, part):
+                raise ConfigError(what, f"an attribute of {module_name}", name)
+            obj = getattr(obj, part)
+        if not callable(obj):
+            raise ConfigError(what, "a callable after ':' (called with no arguments)", name)
+        obj()
+
+
 # ---------------------------------------------------------------------------------------------- shard
 def _make_env(env_id: str, env_kwargs: dict[str, Any]) -> Any:
     import turngym.envs  # noqa: F401  (registers every turngym id)
@@ -172,11 +235,13 @@ class _Shard:
     Used in-process by ``SubprocessPool`` workers and as the Ray actor class of ``RayPool``.
     """
 
-    def __init__(self, env_id: str, indices: Sequence[int], env_kwargs: dict[str, Any], where: str):
+    def __init__(self, env_id: str, indices: Sequence[int], env_kwargs: dict[str, Any], where: str,
+                 modules: Sequence[str] = ()):
         self.where = where
         self.envs: dict[int, Any] = {}
         self.error: tuple[Any, ...] | None = None
         try:
+            import_modules(modules)  # the user's ids must exist in this process before make() looks them up
             for i in indices:
                 self.envs[i] = _make_env(env_id, env_kwargs)
         except Exception as exc:
@@ -225,10 +290,11 @@ def _dumps_envelope(envelope: _Envelope, where: str) -> bytes:
         return pickle.dumps((False, _pack_error(err, where)), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _worker_main(conn: Any, env_id: str, indices: list[int], env_kwargs: dict[str, Any], where: str) -> None:
+def _worker_main(conn: Any, env_id: str, indices: list[int], env_kwargs: dict[str, Any], where: str,
+                 modules: tuple[str, ...] = ()) -> None:
     """Body of a ``SubprocessPool`` worker: builds its shard, then answers commands until ``close``/EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it closes us
-    shard = _Shard(env_id, indices, env_kwargs, where)
+    shard = _Shard(env_id, indices, env_kwargs, where, modules)
     try:
         while True:
             try:
@@ -335,15 +401,19 @@ class InProcessPool(_PoolBase):
         env_id: A registered env id (``turngym/LeducHoldem-v0``).
         num_envs: How many envs.
         env_kwargs: Keyword arguments of ``make(env_id, ...)``.
+        modules: Modules to import first (``import_modules``): the user's modules that register ``env_id``.
     """
 
-    def __init__(self, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None):
+    def __init__(self, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None,
+                 *, modules: Sequence[str] = ()):
         _check_env_args(env_id, num_envs, 1, env_kwargs)
+        modules = check_modules(modules)
         self.num_envs = num_envs
         self.env_id = env_id
         self.workers = 1
         self.envs: list[Any] = []
         try:
+            import_modules(modules)
             for _ in range(num_envs):
                 self.envs.append(_make_env(env_id, dict(env_kwargs or {})))
         except BaseException:
@@ -471,17 +541,21 @@ class SubprocessPool(_ShardedPool):
         timeout: Seconds to wait for the replies of one call (None: no limit; a dead worker is still
             detected at once).
         start_timeout: Seconds to wait for the workers to start and build their envs.
+        modules: Modules every worker imports before it builds its envs (``import_modules``). Workers start
+            with this process's ``sys.path`` (multiprocessing passes it on), so a module importable here is
+            importable there.
 
     Raises:
-        ConfigError: Bad arguments, or (raised from a worker) an unknown env id or bad env kwarg; any
-            other error of the env constructor is raised with its own type.
+        ConfigError: Bad arguments, or (raised from a worker) an unknown env id, a bad env kwarg or a module
+            that does not import; any other error of the env constructor is raised with its own type.
         WorkerError: A worker died or did not answer in time (the pool is then closed).
     """
 
     def __init__(self, env_id: str, num_envs: int, workers: int = 2, env_kwargs: dict[str, Any] | None = None,
                  *, start_method: str | None = None, timeout: float | None = None,
-                 start_timeout: float | None = 120.0):
+                 start_timeout: float | None = 120.0, modules: Sequence[str] = ()):
         _check_env_args(env_id, num_envs, workers, env_kwargs)
+        modules = check_modules(modules)
         _check_timeout("timeout", timeout)
         _check_timeout("start_timeout", start_timeout)
         if start_method is None:
@@ -501,7 +575,7 @@ class SubprocessPool(_ShardedPool):
             for w, shard in enumerate(self.shards):
                 parent, child = ctx.Pipe(duplex=True)
                 where = f"env pool worker {w} (envs {shard})"
-                args = (child, env_id, shard, dict(env_kwargs or {}), where)
+                args = (child, env_id, shard, dict(env_kwargs or {}), where, modules)
                 proc = ctx.Process(target=_worker_main, args=args, name=f"turngym-envpool-{w}", daemon=True)
                 proc.start()
                 child.close()  # the worker's copy keeps it open; ours must go so its death reads as EOF
@@ -636,17 +710,23 @@ class RayPool(_ShardedPool):
         timeout: Seconds to wait for the replies of one call (None: no limit).
         start_timeout: Seconds to wait for the actors to start and build their envs.
         actor_options: Extra ``.options(...)`` of the actors (``num_cpus``, ``resources``, ...).
+        modules: Modules every actor imports before it builds its envs (``import_modules``). They must be
+            importable on the cluster's nodes: installed, or on ``PYTHONPATH`` when the cluster started (or
+            shipped with ``actor_options={"runtime_env": ...}``).
 
     Raises:
         ImportError: Ray is not installed.
-        ConfigError: Bad arguments, or (raised from an actor) an unknown env id or bad env kwarg.
+        ConfigError: Bad arguments, or (raised from an actor) an unknown env id, a bad env kwarg or a module
+            that does not import.
         WorkerError: An actor died or did not answer in time (the pool is then closed).
     """
 
     def __init__(self, env_id: str, num_envs: int, workers: int = 2, env_kwargs: dict[str, Any] | None = None,
                  *, address: str | None = None, num_cpus: int | None = None, timeout: float | None = None,
-                 start_timeout: float | None = 300.0, actor_options: dict[str, Any] | None = None):
+                 start_timeout: float | None = 300.0, actor_options: dict[str, Any] | None = None,
+                 modules: Sequence[str] = ()):
         _check_env_args(env_id, num_envs, workers, env_kwargs)
+        modules = check_modules(modules)
         _check_timeout("timeout", timeout)
         _check_timeout("start_timeout", start_timeout)
         ray = _import_ray()
@@ -665,7 +745,7 @@ class RayPool(_ShardedPool):
         try:
             actor_cls = ray.remote(_Shard).options(**(actor_options or {}))
             self._actors = [
-                actor_cls.remote(env_id, shard, dict(env_kwargs or {}), f"env pool actor {w} (envs {shard})")
+                actor_cls.remote(env_id, shard, dict(env_kwargs or {}), f"env pool actor {w} (envs {shard})", modules)
                 for w, shard in enumerate(self.shards)
             ]
             envelopes = self._exchange({w: ("ready", None) for w in range(self.workers)}, start_timeout)
@@ -709,23 +789,25 @@ class RayPool(_ShardedPool):
 
 
 def make_pool(env_id: str, num_envs: int, *, executor: str = "inprocess", workers: int = 2,
-              env_kwargs: dict | None = None, address: str | None = None) -> EnvPool:
+              env_kwargs: dict | None = None, address: str | None = None, modules: Sequence[str] = ()) -> EnvPool:
     """Builds ``num_envs`` envs of ``env_id`` on the chosen executor.
 
     Args:
-        env_id: A registered env id (``turngym/ToolQA-v0``).
+        env_id: A registered env id (``turngym/ToolQA-v0``), or one that ``modules`` register.
         num_envs: How many envs (>= 1).
         executor: ``inprocess`` (default), ``subprocess`` or ``ray``.
         workers: Worker processes or Ray actors (>= 1, capped at ``num_envs``); ignored in-process.
         env_kwargs: Keyword arguments of ``make(env_id, ...)``.
         address: Ray cluster to join (``executor="ray"`` only).
+        modules: Modules that register the user's envs (``"mypkg.envs"``, or ``"mypkg.envs:register"`` to also
+            call ``register()``); imported here and in every worker before envs are made.
 
     Returns:
         The pool; use it as a context manager or ``close()`` it.
 
     Raises:
         ConfigError: Bad arguments (with the nearest executor name for a misspelt one), an unknown env
-            id or a bad env keyword argument.
+            id, a bad env keyword argument, or a module that does not import (named in the message).
     """
     if executor not in EXECUTORS:
         raise ConfigError("executor", "one of " + ", ".join(EXECUTORS), executor, EXECUTORS)
@@ -733,8 +815,9 @@ def make_pool(env_id: str, num_envs: int, *, executor: str = "inprocess", worker
     if address is not None and executor != "ray":
         raise ConfigError("address", "None unless executor='ray'", address)
     workers = min(workers, num_envs)
+    modules = check_modules(modules)
     if executor == "inprocess":
-        return InProcessPool(env_id, num_envs, env_kwargs)
+        return InProcessPool(env_id, num_envs, env_kwargs, modules=modules)
     if executor == "subprocess":
-        return SubprocessPool(env_id, num_envs, workers, env_kwargs)
-    return RayPool(env_id, num_envs, workers, env_kwargs, address=address)
+        return SubprocessPool(env_id, num_envs, workers, env_kwargs, modules=modules)
+    return RayPool(env_id, num_envs, workers, env_kwargs, address=address, modules=modules)

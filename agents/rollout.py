@@ -11,10 +11,20 @@ last ``history_turns`` exchanges (assistant action, user observation), then the 
 Budgets end an episode as ``truncated``: ``max_turns`` turns, or a prompt longer than
 ``max_context_tokens`` tokens (the episode ends before that turn is generated).
 
-Information-gain rewards (IGPO) score the gold answer. Infos never carry it (the acting policy reads
-infos, DESIGN section 3); the rollout asks each env for it through the accessor that the env's registry
-entry declares (``EnvInfo.gold_answer``), called through the pool (``pool.call(i, method)``), so it works
-the same on every executor and the trainer never names an env.
+Information-gain rewards (IGPO, Wang et al. 2025, arXiv:2510.14967, eq. 3) score the gold answer. Infos
+never carry it (the acting policy reads infos, DESIGN section 3); the rollout asks each env for it through
+the accessor that the env's registry entry declares (``EnvInfo.gold_answer``), called through the pool
+(``pool.call(i, method)``), so it works the same on every executor and the trainer never names an env. As
+the paper defines the score (DESIGN section 4, IGPO):
+
+* only the answer's own tokens are scored: the text the env's ``EnvInfo.answer_template`` puts before the
+  answer (``<answer>``) is appended to the context unscored, the text after it is not scored at all;
+* the scoring context holds the whole history (every exchange so far), whatever ``history_turns`` keeps in
+  the acting prompt, so evidence the window dropped still counts;
+* a score is taken only before an acting turn: before the first one (``Episode.score0``) and after every
+  turn the episode continues from. No scoring context holds the observation that ends an episode (the
+  env's verdict, "Your answer 'X' is correct", would leak the outcome into the gain), and the last turn
+  gets no gain: its score is the one before it (``r_T`` is the outcome alone, the paper's eq. 4).
 """
 
 from __future__ import annotations
@@ -24,11 +34,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from turngym.agents.batch import TurnBatch, encode_keys
 from turngym.agents.envpool import EnvPool
 from turngym.agents.policies.base import Generation, Message, TextPolicy
+from turngym.agents.policies.lm import forward_logprobs
 from turngym.envs.core.errors import ConfigError
+from turngym.envs.core.registry import answer_affixes, env_info
+
+#: ``scorer(policy, prompts, prefixes, answers) -> scores``: the mean log-prob of each answer after its prompt
+#: and unscored prefix (``score_answers`` for language-model policies).
+AnswerScorer = Callable[[Any, Sequence[Sequence[Message]], Sequence[str], Sequence[str]], list[float]]
 
 
 @dataclass
@@ -42,7 +59,8 @@ class Turn:
         generation: The sampled completion (token ids and log-probs included).
         reward: Reward of the env step.
         action_valid: ``info["action_valid"]`` after the step (False when the env rejected the action).
-        score: Information-gain score after the turn (see ``collect``'s ``answer_of``), else NaN.
+        score: Information-gain score after the turn (see ``collect``'s ``score_gold``), else NaN. The last
+            turn of an episode carries the score before it (its gain is 0; see the module docstring).
     """
 
     turn: int
@@ -155,7 +173,8 @@ def collect(
     group_size: int,
     settings: RolloutSettings | None = None,
     *,
-    answer_of: Callable[[str], str] | None = None,
+    score_gold: bool = False,
+    scorer: AnswerScorer | None = None,
     prompt_length: Callable[[list[Message]], int] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[Episode]:
@@ -167,16 +186,17 @@ def collect(
         seeds: One reset seed per task group.
         group_size: G, episodes per task.
         settings: Budgets and prompt formatting.
-        answer_of: For information-gain rewards: renders an env's gold answer as the policy would write
-            it (``"Paris"`` -> ``"<answer>Paris</answer>"``). When given, every env's answer is fetched
-            after its reset through the accessor its registry entry declares (``gold_answer_method``,
-            called with ``pool.call``), and the policy scores the rendered answer (``policy.score``)
-            before the first turn and after every turn. ``None``: no answer is fetched, no scoring.
+        score_gold: For information-gain rewards: fetch every env's gold answer after its reset through the
+            accessor its registry entry declares (``gold_answer_method``, called with ``pool.call``) and score
+            it (``scorer``) before every acting turn, as the module docstring says: ``Episode.score0`` before
+            the first turn, ``Turn.score`` after each turn the episode continues from. False: no answer is
+            fetched, nothing is scored.
+        scorer: Scores ``(prompt, prefix, answer)`` triples; default ``score_answers`` (a language model).
         prompt_length: Token count of a prompt, for ``max_context_tokens`` (needed when that is set).
         progress: Called with the number of env steps after each turn.
 
     Raises:
-        ConfigError: ``answer_of`` is given but the pool's env declares no gold-answer accessor.
+        ConfigError: ``score_gold`` is set but the pool's env declares no gold-answer accessor.
         ValueError: The pool is too small, or ``max_context_tokens`` is set without ``prompt_length``.
     """
     cfg = settings or RolloutSettings()
@@ -186,7 +206,7 @@ def collect(
                          f"the pool has {pool.num_envs}")
     if cfg.max_context_tokens is not None and prompt_length is None:
         raise ValueError("collect: max_context_tokens needs prompt_length (a token counter)")
-    method = gold_answer_method(pool.env_id) if answer_of is not None else None  # fail before any reset
+    method = gold_answer_method(pool.env_id) if score_gold else None  # fail before any reset
     episodes = [Episode(episode_id=i, group_id=i // group_size, seed=int(seeds[i // group_size]))
                 for i in range(total)]
     indices = list(range(total))
@@ -195,14 +215,15 @@ def collect(
     infos = [info for _, info in resets]
     exchanges: list[list[tuple[str, str]]] = [[] for _ in range(total)]
     gold: list[str | None] = [None] * total
-    if answer_of is not None and method is not None:  # both or neither (``method`` is for the type checker)
-        gold = [_rendered_gold(pool, i, method, answer_of) for i in indices]
+    prefix = ""
+    if method is not None:
+        gold = [_gold_of(pool, i, method) for i in indices]
+        # The text before the answer (``<answer>``) is context, never scored; the text after it is not scored.
+        prefix, _ = answer_affixes(env_info(pool.env_id).answer_template, f"{pool.env_id} answer_template")
 
     def prompt_of(i: int) -> list[Message]:
         return format_prompt(first_obs[i], exchanges[i], cfg.history_turns, cfg.include_first)
 
-    if answer_of is not None:
-        _score(policy, [(i, prompt_of(i)) for i in indices], gold, lambda i, s: setattr(episodes[i], "score0", s))
     live = indices
     while live:
         prompts, stepping = [], []
@@ -216,6 +237,9 @@ def collect(
             stepping.append(i)
         if not stepping:
             break
+        if method is not None:  # the score before this turn: s_{t-1}, from the whole history (IGPO)
+            _score_before_turn(policy, scorer or score_answers, episodes, stepping, gold, prefix,
+                               [full_history(first_obs[i], exchanges[i]) for i in stepping])
         admissible = None
         if cfg.constrain:
             admissible = [infos[i].get("admissible_actions") or None for i in stepping]
@@ -235,9 +259,6 @@ def collect(
                 ep.success, ep.final_info = bool(info.get("success", False)), info
             else:
                 next_live.append(i)
-        if answer_of is not None:
-            _score(policy, [(i, prompt_of(i)) for i in stepping], gold,
-                   lambda i, s: setattr(episodes[i].turns[-1], "score", s))
         if progress is not None:
             progress(len(stepping))
         live = next_live
@@ -246,7 +267,94 @@ def collect(
             ep.truncated = True
         if ep.truncated and not ep.final_info:
             ep.final_info = infos[ep.episode_id]
+        if method is not None and ep.turns:
+            # No score after the last turn (its context would hold the verdict): the final answer turn gets
+            # no information gain, only the outcome (IGPO eq. 4).
+            ep.turns[-1].score = ep.turns[-2].score if len(ep.turns) > 1 else ep.score0
     return episodes
+
+
+def full_history(first_observation: str, exchanges: Sequence[tuple[str, str]]) -> list[Message]:
+    """The chat messages of every exchange so far (the first observation included): IGPO's scoring context."""
+    return format_prompt(first_observation, exchanges, history_turns=len(exchanges), include_first=True)
+
+
+def _score_before_turn(policy: TextPolicy, scorer: AnswerScorer, episodes: list[Episode], stepping: list[int],
+                       gold: list[str | None], prefix: str, contexts: list[list[Message]]) -> None:
+    """Scores the gold answer before the next turn of each stepping episode and stores it as ``s_{t-1}``.
+
+    The score before turn 0 is ``Episode.score0``; the score before turn t > 0 is the score after turn t-1
+    (``Turn.score`` of the episode's last turn so far). Episodes without a gold answer are left unscored.
+    """
+    rows = [(i, c) for i, c in zip(stepping, contexts, strict=True) if gold[i] is not None]
+    if not rows:
+        return
+    scores = scorer(policy, [c for _, c in rows], [prefix] * len(rows), [gold[i] for i, _ in rows])  # type: ignore[misc]
+    for (i, _), s in zip(rows, scores, strict=True):
+        ep = episodes[i]
+        if ep.turns:
+            ep.turns[-1].score = float(s)
+        else:
+            ep.score0 = float(s)
+
+
+def answer_tokens(policy: Any, messages: Sequence[Message], prefix: str, answer: str) -> tuple[list[int], int]:
+    """Token ids of ``messages`` (as the policy prompts), then ``prefix``, then ``answer``; and where the answer starts.
+
+    ``prefix + answer`` is tokenized as one text, as the policy would have written it; the answer's tokens are
+    those after the prefix's own tokens when the tokenizer keeps that boundary, else the prefix and the
+    answer are tokenized apart. The prompt is left-truncated so the whole sequence fits the model's context.
+
+    Returns:
+        ``(ids, start)``: ``ids[start:]`` are the answer's tokens (the only ones scored).
+    """
+    def encode(text: str) -> list[int]:
+        return list(policy.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+    pre = encode(prefix) if prefix else []
+    joint = encode(prefix + answer)
+    tail = joint[len(pre):] if joint[:len(pre)] == pre else encode(answer)
+    prompt = list(policy.encode_prompt(messages))
+    limit = getattr(getattr(policy.model, "config", None), "max_position_embeddings", None)
+    if limit:
+        prompt = prompt[max(0, len(prompt) + len(pre) + len(tail) - int(limit)):]
+    return prompt + pre + tail, len(prompt) + len(pre)
+
+
+def score_answers(policy: Any, prompts: Sequence[Sequence[Message]], prefixes: Sequence[str],
+                  answers: Sequence[str], chunk: int = 16) -> list[float]:
+    """Mean log-prob (temperature 1, teacher forced) of each answer's own tokens after its prompt and prefix.
+
+    IGPO's ``s_t`` (Wang et al. 2025, eq. 2, in log space as DESIGN section 4 states it): the prefix (the
+    env's answer tag) is context, not scored; nothing after the answer is scored. An empty answer scores 0.
+
+    Args:
+        policy: A language-model policy (``LMPolicy``: ``model``, ``tokenizer``, ``encode_prompt``).
+        prompts: Chat messages to score after (the whole history).
+        prefixes: Text appended to each prompt as the start of the reply, unscored.
+        answers: The text scored.
+        chunk: Rows per forward pass.
+    """
+    if not len(prompts) == len(prefixes) == len(answers):
+        raise ValueError(f"score_answers: {len(prompts)} prompts, {len(prefixes)} prefixes, {len(answers)} answers")
+    rows = [answer_tokens(policy, m, p, a) for m, p, a in zip(prompts, prefixes, answers, strict=True)]
+    pad = policy.tokenizer.pad_token_id
+    pad = int(pad if pad is not None else policy.tokenizer.eos_token_id or 0)
+    device = next(policy.model.parameters()).device
+    scores: list[float] = []
+    with torch.no_grad():
+        for begin in range(0, len(rows), chunk):
+            part = rows[begin:begin + chunk]
+            width = max(len(ids) for ids, _ in part)
+            ids = torch.full((len(part), width), pad, dtype=torch.long)
+            attn = torch.zeros((len(part), width), dtype=torch.long)
+            for r, (seq, _) in enumerate(part):
+                ids[r, :len(seq)] = torch.tensor(seq, dtype=torch.long)
+                attn[r, :len(seq)] = 1
+            logp, _ = forward_logprobs(policy.model, ids.to(device), attn.to(device), temperature=1.0)[:2]
+            for r, (seq, start) in enumerate(part):
+                scores.append(float(logp[r, start:len(seq)].float().mean()) if len(seq) > start else 0.0)
+    return scores
 
 
 def gold_answer_method(env_id: str) -> str:
@@ -260,7 +368,7 @@ def gold_answer_method(env_id: str) -> str:
             rewards cannot be computed on it (the message lists the ids that declare one).
     """
     import turngym.envs  # noqa: F401  (registers the suite's ids; a pool may have made its envs elsewhere)
-    from turngym.envs.core.registry import env_info, list_envs
+    from turngym.envs.core.registry import list_envs
 
     info = env_info(env_id)
     if info.gold_answer is None:
@@ -272,26 +380,13 @@ def gold_answer_method(env_id: str) -> str:
     return info.gold_answer
 
 
-def _rendered_gold(pool: EnvPool, index: int, method: str, render: Callable[[str], str]) -> str | None:
-    """Env ``index``'s gold answer through its declared accessor, rendered; ``None`` when it has none."""
+def _gold_of(pool: EnvPool, index: int, method: str) -> str | None:
+    """Env ``index``'s gold answer through its declared accessor; ``None`` when its task has none."""
     gold = pool.call(index, method)
-    if gold is None:
-        return None
-    if not isinstance(gold, str):
+    if gold is not None and not isinstance(gold, str):
         raise TypeError(f"{pool.env_id}: the gold-answer accessor {method}() returned {type(gold).__name__}, "
                         "expected str (or None when the task has no answer)")
-    return render(gold)
-
-
-def _score(policy: TextPolicy, items: list[tuple[int, list[Message]]], gold: list[str | None],
-           put: Callable[[int, float], None]) -> None:
-    """Scores the gold answer after each prompt (teacher forced) and stores it with ``put``."""
-    items = [(i, p) for i, p in items if gold[i] is not None]
-    if not items:
-        return
-    scores = policy.score([p for _, p in items], [gold[i] for i, _ in items])  # type: ignore[misc]
-    for (i, _), s in zip(items, scores, strict=True):
-        put(i, float(s))
+    return gold
 
 
 def to_turn_batch(episodes: Sequence[Episode]) -> TurnBatch:

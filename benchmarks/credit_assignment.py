@@ -1,202 +1,355 @@
-"""Credit-assignment comparison on ToolQA with the tiny model: GiGPO vs GRPO vs turn-level PPO, IGPO vs GRPO.
+"""Credit-assignment comparison: GRPO vs GiGPO vs turn-level PPO vs IGPO vs EPO on/off, paired over seeds.
 
-Every method starts from the same supervised warm start per seed (scripted-expert trajectories), gets
-the same budget (iterations x tasks x group size, same optimizer), and is evaluated on the same held-out
-test-split questions. Success rates are averaged over seeds with Student-t 95% bands.
+Every method trains the embedded tiny model with the same budget (iterations x tasks x group size, same
+optimizer, same warm start when the env preset has one) from the same seed, and is evaluated on the same
+held-out levels (the env's ``split="test"``: layouts or questions never produced for training). Runs are
+paired by seed: seed ``s`` of every method starts from the same initial weights and sees the same training
+tasks in the same order, so the per-seed difference of two methods is the unit of comparison (paired t-test
+and a bootstrap CI of the mean difference), never two independent means.
 
 Usage:
-    python -m turngym.benchmarks.credit_assignment                  # default size
-    python -m turngym.benchmarks.credit_assignment --quick          # a few minutes, for smoke checks
-    python -m turngym.benchmarks.credit_assignment --seeds 0 1 2 --iterations 40 --out runs/credit
+    python -m turngym.benchmarks.credit_assignment --env frozenlake --seeds 0 1 2 3 4 --jobs 2 --out docs/credit
+    python -m turngym.benchmarks.credit_assignment --env sokoban --seeds 0 1 2 3 4 --jobs 2 --out docs/credit
+    python -m turngym.benchmarks.credit_assignment --env leduc --seeds 0 1 2 3 4 --out docs/credit
+    python -m turngym.benchmarks.credit_assignment --env frozenlake --quick      # a smoke check in ~1 minute
 
-Writes ``credit_assignment_<env>.json`` (every eval point of every run, plus the aggregate) and
-``credit_assignment_<env>.png`` (held-out metric vs iteration, mean and band per method) under ``--out``.
-``--env leduc`` runs GiGPO / GRPO / turn-level PPO from scratch on the embedded default run's setting
-(Leduc against a random opponent, chips per hand), where learning is fast enough for many seeds on a CPU.
+Writes ``credit_assignment_<env>.json`` (the command, budget, seeds, every eval point of every run, the
+per-iteration training diagnostics each run logged, the aggregate and the paired tests) and
+``credit_assignment_<env>.png`` (held-out metric vs iteration with 95% bands, and the paired per-seed
+differences) under ``--out``. Runs go to ``--runs`` (one run folder each; a rerun replaces them).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
+import sys
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-#: method name -> (estimator, loss)
-METHODS: dict[str, tuple[str, str]] = {
-    "gigpo": ("gigpo", "ppo"),
-    "grpo": ("grpo", "ppo"),
-    "turn-ppo": ("gae", "turn-ppo"),
-    "igpo": ("igpo", "ppo"),
+import numpy as np
+
+#: method name -> (estimator, loss, EPO on). ``*-epo`` adds EPO's entropy control to the same estimator.
+METHODS: dict[str, tuple[str, str, bool]] = {
+    "grpo": ("grpo", "ppo", False),
+    "gigpo": ("gigpo", "ppo", False),
+    "turn-ppo": ("gae", "turn-ppo", False),
+    "igpo": ("igpo", "ppo", False),
+    "gigpo-epo": ("gigpo", "ppo", True),
+}
+
+#: (method, baseline) pairs tested per seed. Each pair is one question of the issue: does step-level credit
+#: (GiGPO), a critic (turn-level PPO) or information gain (IGPO) beat outcome-only GRPO, and does EPO help GiGPO.
+PAIRS: tuple[tuple[str, str], ...] = (("gigpo", "grpo"), ("turn-ppo", "grpo"), ("igpo", "grpo"),
+                                      ("gigpo-epo", "gigpo"))
+
+#: Training diagnostics kept per iteration from each run's metrics (averaged over iterations in the table).
+DIAGNOSTICS: tuple[str, ...] = (
+    "rollout/success_rate", "rollout/return_mean", "rollout/turns_mean", "train/advantage_std",
+    "train/advantage_mean", "env/step_group_nonsingleton_frac", "env/step_group_size_mean",
+    "train/policy/approx_kl", "train/grad_norm", "train/early_stopped", "train/skipped_nonfinite",
+)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One env's shared budget.
+
+    Attributes:
+        env_id: Registered id.
+        kwargs: Env arguments for training (JSON object text).
+        eval_kwargs: Overrides for the held-out evaluation (the test split).
+        metric: Held-out metric compared (``success_rate`` or ``return_mean``).
+        iterations: RL iterations.
+        tasks_per_iter: Task groups per iteration.
+        group_size: Episodes per task (G).
+        eval_every: Evaluate every this many iterations.
+        eval_episodes: Held-out episodes per evaluation.
+        max_turns: Turn cap of a rollout episode.
+        history_turns: Past exchanges in the prompt.
+        include_first: Keep the first observation in every prompt.
+        max_new_tokens: Generation cap per turn.
+        constrain: Decode only admissible actions.
+        sft_episodes: Expert episodes of the warm start (0: none).
+        sft_steps: Warm-start optimizer steps.
+        lr: RL learning rate.
+        has_gold: The env declares gold answers (IGPO runs only then).
+    """
+
+    env_id: str
+    kwargs: str = "{}"
+    eval_kwargs: str = '{"split": "test"}'
+    metric: str = "success_rate"
+    iterations: int = 40
+    tasks_per_iter: int = 8
+    group_size: int = 8
+    eval_every: int = 10
+    eval_episodes: int = 200
+    max_turns: int = 16
+    history_turns: int = 0
+    include_first: bool = False
+    max_new_tokens: int = 8
+    constrain: bool = True
+    sft_episodes: int = 0
+    sft_steps: int = 200
+    lr: float = 3e-4
+    has_gold: bool = False
+
+
+PRESETS: dict[str, Preset] = {
+    # Gymnasium's FrozenLake dynamics on random 4x4 maps, text grid, no warm start: the trial of issue 13.
+    "frozenlake": Preset("turngym/FrozenLake-v0", kwargs='{"size": 4}', max_turns=12, iterations=40),
+    # Generated 6x6 rooms with one box: longer horizons and anchors that repeat within a group.
+    "sokoban": Preset("turngym/Sokoban-v0", kwargs='{"dim_room": [6, 6], "num_boxes": 1}', max_turns=20,
+                      iterations=40),
+    # The embedded default run's setting (Leduc vs a random opponent, chips per hand).
+    "leduc": Preset("turngym/LeducHoldem-v0", eval_kwargs="{}", metric="return_mean", iterations=30,
+                    eval_episodes=1000, max_turns=16, max_new_tokens=16),
+    # Multi-hop questions; the plain call format, a warm start on scripted-expert episodes.
+    "toolqa": Preset("turngym/ToolQA-v0", kwargs=json.dumps({"difficulty": 1, "format": "plain", "max_turns": 6,
+                                                              "max_tool_output_chars": 400}),
+                     iterations=8, tasks_per_iter=4, group_size=4, eval_every=4, eval_episodes=50, max_turns=6,
+                     history_turns=1, include_first=True, max_new_tokens=32, constrain=False, sft_episodes=150,
+                     sft_steps=150, lr=1e-4, has_gold=True),
 }
 
 
-@dataclass
-class Budget:
-    """The shared budget of every method.
-
-    The ToolQA defaults fit a 2-core CPU in about an hour, and at that size the tiny model does not solve
-    ToolQA at all (0% after the warm start, so every outcome reward is 0 and no method gets a signal):
-    raise ``sft_steps`` and ``iterations`` on a GPU for a meaningful ToolQA comparison.
-    """
-
-    iterations: int = 8
-    tasks_per_iter: int = 4
-    group_size: int = 4
-    eval_every: int = 4
-    eval_episodes: int = 50
-    sft_episodes: int = 150
-    sft_steps: int = 150
-    difficulty: int = 1
+def quick(preset: Preset) -> Preset:
+    """A smoke-check budget of ``preset`` (seconds to a minute per run)."""
+    return replace(preset, iterations=2, tasks_per_iter=2, group_size=2, eval_every=1, eval_episodes=4,
+                   sft_episodes=min(preset.sft_episodes, 4), sft_steps=min(preset.sft_steps, 4))
 
 
-def base_config(budget: Budget, seed: int, out: Path, env: str = "toolqa") -> Any:
-    """The training config shared by every method (tiny model; ToolQA in the plain call format, or Leduc)."""
+def run_config(preset: Preset, method: str, seed: int, out: Path) -> Any:
+    """The training config of one (method, seed) run: everything but the method is shared."""
     from turngym.agents.train.config import (
         AlgoConfig,
         EnvConfig,
         ModelConfig,
         OptimConfig,
         RolloutConfig,
+        SFTConfig,
         TrainConfig,
     )
 
-    if env == "leduc":  # the embedded default run's setting, with this budget
-        return TrainConfig(rollout=RolloutConfig(tasks_per_iter=budget.tasks_per_iter, group_size=budget.group_size),
-                           iterations=budget.iterations, seed=seed, eval_every=budget.eval_every,
-                           eval_episodes=budget.eval_episodes, checkpoint_every=budget.iterations,
-                           out_dir=str(out), tensorboard=False, progress=True)
-    # Tool outputs are cut to 400 characters (head and tail) to keep prompts short enough for a CPU.
-    env_kwargs = json.dumps({"difficulty": budget.difficulty, "format": "plain", "max_turns": 6,
-                             "max_tool_output_chars": 400})
+    estimator, loss, epo = METHODS[method]
+    stop = (")", "</answer>") if preset.env_id.startswith("turngym/Tool") else ModelConfig().stop
     return TrainConfig(
-        model=ModelConfig(max_new_tokens=32, stop=(")", "</answer>")),
-        env=EnvConfig(env_id="turngym/ToolQA-v0", kwargs=env_kwargs, eval_kwargs='{"split": "test"}'),
-        rollout=RolloutConfig(tasks_per_iter=budget.tasks_per_iter, group_size=budget.group_size,
-                              history_turns=1, include_first=True, max_turns=6, max_context_tokens=1536,
-                              constrain=False),
-        algo=AlgoConfig(),
-        optim=OptimConfig(lr=1e-4, minibatch_size=64),
-        iterations=budget.iterations, seed=seed, eval_every=budget.eval_every,
-        eval_episodes=budget.eval_episodes, checkpoint_every=budget.iterations, out_dir=str(out),
-        tensorboard=False, progress=True,
+        model=ModelConfig(max_new_tokens=preset.max_new_tokens, stop=stop),
+        env=EnvConfig(env_id=preset.env_id, kwargs=preset.kwargs, eval_kwargs=preset.eval_kwargs),
+        rollout=RolloutConfig(tasks_per_iter=preset.tasks_per_iter, group_size=preset.group_size,
+                              history_turns=preset.history_turns, include_first=preset.include_first,
+                              max_turns=preset.max_turns, constrain=preset.constrain),
+        algo=AlgoConfig(estimator=estimator, loss=loss, epo=epo),
+        optim=OptimConfig(lr=preset.lr),
+        sft=SFTConfig(episodes=preset.sft_episodes, steps=preset.sft_steps),
+        iterations=preset.iterations, seed=seed, eval_every=preset.eval_every,
+        eval_episodes=preset.eval_episodes, checkpoint_every=preset.iterations, out_dir=str(out),
+        tensorboard=False, progress=False, torch_threads=1, overwrite=True,
     )
 
 
-def warm_start(budget: Budget, seed: int, out: Path) -> Path:
-    """SFT of the tiny model on expert ToolQA episodes; returns the saved model directory."""
-    from turngym.agents.policies.tiny import build_policy
-    from turngym.agents.train.sft import expert_examples, save_policy, supervised_finetune
-
-    target = out / f"sft-seed{seed}"
-    if (target / "config.json").exists():
-        return target
-    cfg = base_config(budget, seed, out)
-    policy = build_policy("tiny", seed=seed)
-    examples = expert_examples(cfg.env.env_id, budget.sft_episodes, seed, cfg.env.train_kwargs(),
-                               cfg.rollout.history_turns, cfg.rollout.include_first)
-    supervised_finetune(policy, examples, steps=budget.sft_steps, batch_size=8, lr=1e-3, seed=seed)
-    return save_policy(policy, target)
-
-
-def run_method(method: str, budget: Budget, seed: int, model_dir: Path | None, out: Path, env: str,
-               metric: str) -> list[tuple[int, float]]:
-    """Trains one method (from the warm start when given); returns ``(iteration, held-out metric)`` points."""
+def run_one(preset: Preset, method: str, seed: int, runs: Path) -> dict[str, Any]:
+    """Trains one (method, seed) run in this process and returns its curve and diagnostics."""
     from turngym.agents.train.loop import train
 
-    estimator, loss = METHODS[method]
-    cfg = base_config(budget, seed, out / f"{env}-{method}-seed{seed}", env)
-    if model_dir is not None:
-        cfg = replace(cfg, model=replace(cfg.model, name=str(model_dir)))
-    cfg = replace(cfg, algo=replace(cfg.algo, estimator=estimator, loss=loss))
-    # The benchmark owns its per-method folders: a rerun replaces the previous run of the same method/seed.
-    result = train(replace(cfg, overwrite=True))
-    return [(int(r["iteration"]), float(r[f"eval/{metric}"])) for r in result.history if f"eval/{metric}" in r]
+    cfg = run_config(preset, method, seed, runs / f"{method}-seed{seed}")
+    started = time.perf_counter()
+    result = train(cfg)
+    metric = f"eval/{preset.metric}"
+    band = f"eval/{preset.metric.split('_')[0]}_ci"  # evaluate() names the bands success_ci_* / return_ci_*
+    curve = [{"iteration": int(r["iteration"]), "value": float(r[metric]),
+              "ci_low": float(r.get(f"{band}_low", r[metric])), "ci_high": float(r.get(f"{band}_high", r[metric]))}
+             for r in result.history if metric in r]
+    diag = {k: [float(r[k]) for r in result.history if k in r] for k in DIAGNOSTICS}
+    return {"method": method, "seed": seed, "curve": curve, "diagnostics": {k: v for k, v in diag.items() if v},
+            "seconds": time.perf_counter() - started}
 
 
-def aggregate(curves: dict[str, dict[int, list[tuple[int, float]]]]) -> dict[str, Any]:
-    """Mean and Student-t 95% band of success per method and eval point."""
-    from turngym.agents.stats import mean_ci
+def _run_job(job: tuple[Preset, str, int, str]) -> dict[str, Any]:
+    preset, method, seed, runs = job
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    return run_one(preset, method, seed, Path(runs))
 
-    out: dict[str, Any] = {}
-    for method, by_seed in curves.items():
-        iters = sorted({i for pts in by_seed.values() for i, _ in pts})
-        rows = []
-        for i in iters:
-            vals = [s for pts in by_seed.values() for j, s in pts if j == i]
-            m, lo, hi = mean_ci(vals)
-            rows.append({"iteration": i, "mean": m, "ci_low": lo, "ci_high": hi, "n": len(vals)})
-        out[method] = rows
+
+def paired_test(a: Sequence[float], b: Sequence[float], seed: int = 0) -> dict[str, Any]:
+    """Paired comparison of per-seed values ``a - b``: mean difference, paired t-test, bootstrap 95% CI.
+
+    The bootstrap resamples seeds (the pairs), 10,000 times, percentile interval (``scipy.stats.bootstrap``,
+    seeded). Fewer than two pairs give NaN statistics.
+    """
+    from scipy import stats
+
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    out: dict[str, Any] = {"n": int(d.size), "differences": d.tolist(),
+                           "mean_diff": float(d.mean()) if d.size else float("nan"),
+                           "wins": int((d > 0).sum()), "losses": int((d < 0).sum())}
+    if d.size < 2 or float(d.std()) == 0.0:
+        out.update(t=float("nan"), p_value=float("nan"), ci_low=out["mean_diff"], ci_high=out["mean_diff"])
+        return out
+    t = stats.ttest_rel(a, b)
+    boot = stats.bootstrap((d,), np.mean, n_resamples=10_000, confidence_level=0.95, method="percentile",
+                           random_state=np.random.default_rng(seed))
+    out.update(t=float(t.statistic), p_value=float(t.pvalue), ci_low=float(boot.confidence_interval.low),
+               ci_high=float(boot.confidence_interval.high))
     return out
 
 
-def plot(agg: dict[str, Any], path: Path, title: str, metric: str) -> None:
-    """Success rate vs iteration with 95% bands, one line per method."""
+def summarize(runs: list[dict[str, Any]], methods: Sequence[str], seeds: Sequence[int]) -> dict[str, Any]:
+    """Per-method curves (mean and t-band over seeds), final and area-under-curve values, paired tests."""
+    from turngym.agents.stats import mean_ci
+
+    by = {(r["method"], r["seed"]): r for r in runs}
+    table: dict[str, Any] = {}
+    for m in methods:
+        mine = [by[(m, s)] for s in seeds if (m, s) in by]
+        if not mine:
+            continue
+        iters = sorted({p["iteration"] for r in mine for p in r["curve"]})
+        curve = []
+        for i in iters:
+            vals = [p["value"] for r in mine for p in r["curve"] if p["iteration"] == i]
+            mean, lo, hi = mean_ci(vals)
+            curve.append({"iteration": i, "mean": mean, "ci_low": lo, "ci_high": hi, "n": len(vals)})
+        finals = [r["curve"][-1]["value"] for r in mine]
+        start = [r["curve"][0]["value"] for r in mine]
+        auc = [float(np.mean([p["value"] for p in r["curve"][1:]] or [np.nan])) for r in mine]
+        diag = {k: float(np.mean([np.mean(r["diagnostics"][k]) for r in mine if k in r["diagnostics"]]))
+                for k in DIAGNOSTICS if any(k in r["diagnostics"] for r in mine)}
+        collapses = sum(_collapses(r["diagnostics"].get("rollout/success_rate", [])) for r in mine)
+        table[m] = {"curve": curve, "start": start, "final": finals, "auc": auc, "final_ci": mean_ci(finals),
+                    "diagnostics": diag, "collapses": collapses,
+                    "seconds_mean": float(np.mean([r["seconds"] for r in mine]))}
+    paired = {}
+    for a, b in PAIRS:
+        if a in table and b in table:
+            common = [s for s in seeds if (a, s) in by and (b, s) in by]
+            fa = [by[(a, s)]["curve"][-1]["value"] for s in common]
+            fb = [by[(b, s)]["curve"][-1]["value"] for s in common]
+            ua = [float(np.mean([p["value"] for p in by[(a, s)]["curve"][1:]])) for s in common]
+            ub = [float(np.mean([p["value"] for p in by[(b, s)]["curve"][1:]])) for s in common]
+            paired[f"{a} - {b}"] = {"seeds": common, "final": paired_test(fa, fb), "auc": paired_test(ua, ub)}
+    return {"methods": table, "paired": paired}
+
+
+def _collapses(success: Sequence[float], drop: float = 0.5) -> int:
+    """Iterations whose training success fell by more than ``drop`` from the previous one (a collapse)."""
+    s = np.asarray(success, dtype=np.float64)
+    return int((s[:-1] - s[1:] > drop).sum()) if s.size > 1 else 0
+
+
+def plot(summary: dict[str, Any], path: Path, title: str, ylabel: str) -> None:
+    """Left: held-out metric vs iteration (mean, 95% t-band). Right: per-seed paired differences."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for method, rows in agg.items():
-        x = [r["iteration"] for r in rows]
-        ax.plot(x, [r["mean"] for r in rows], "o-", label=method)
-        ax.fill_between(x, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], alpha=0.2)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
+    for method, row in summary["methods"].items():
+        x = [p["iteration"] for p in row["curve"]]
+        ax.plot(x, [p["mean"] for p in row["curve"]], "o-", label=method)
+        ax.fill_between(x, [p["ci_low"] for p in row["curve"]], [p["ci_high"] for p in row["curve"]], alpha=0.15)
     ax.set_xlabel("RL iteration")
-    ax.set_ylabel("held-out " + ("chips per hand" if metric == "return_mean" else "success rate"))
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
+    names = list(summary["paired"])
+    for k, name in enumerate(names):
+        test = summary["paired"][name]["final"]
+        bx.scatter(test["differences"], [k] * test["n"], color="0.4", s=14, zorder=3)
+        bx.errorbar(test["mean_diff"], k, xerr=[[test["mean_diff"] - test["ci_low"]],
+                                                  [test["ci_high"] - test["mean_diff"]]],
+                    fmt="D", color="C3", capsize=4, zorder=4)
+    bx.axvline(0.0, color="k", lw=0.8)
+    bx.set_yticks(range(len(names)), [f"{n}\np={summary['paired'][n]['final']['p_value']:.2g}" for n in names],
+                  fontsize=8)
+    bx.set_xlabel("final held-out difference per seed (dots), mean and bootstrap 95% CI")
+    bx.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
+def print_table(summary: dict[str, Any], metric: str) -> None:
+    """The aggregate and the paired tests as text."""
+    print(f"held-out {metric}: start -> final (mean over seeds, 95% t-CI), area under the curve, diagnostics")
+    print(f"{'method':10s} {'start':>6s} {'final':>6s} {'95% CI':>16s} {'AUC':>6s} {'|A| std':>8s} "
+          f"{'nonsingleton':>12s} {'collapses':>9s} {'s/run':>6s}")
+    for m, row in summary["methods"].items():
+        f = row["final_ci"]
+        d = row["diagnostics"]
+        print(f"{m:10s} {np.mean(row['start']):6.3f} {f[0]:6.3f} [{f[1]:6.3f}, {f[2]:6.3f}] "
+              f"{np.mean(row['auc']):6.3f} {d.get('train/advantage_std', float('nan')):8.3f} "
+              f"{d.get('env/step_group_nonsingleton_frac', float('nan')):12.3f} {row['collapses']:9d} "
+              f"{row['seconds_mean']:6.0f}")
+    print("paired by seed (final held-out): mean difference [bootstrap 95% CI], paired t p-value, wins/losses")
+    for name, test in summary["paired"].items():
+        t = test["final"]
+        print(f"  {name:18s} {t['mean_diff']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]  p={t['p_value']:.3g}  "
+              f"{t['wins']}/{t['losses']}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Runs the comparison and writes JSON + PNG; prints the final table."""
+    """Runs the comparison and writes JSON + PNG; prints the tables."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--env", default="frozenlake", choices=list(PRESETS))
+    ap.add_argument("--methods", nargs="+", default=None, choices=list(METHODS),
+                    help="default: every method the env supports (igpo only where gold answers exist)")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("--iterations", type=int, default=None)
-    ap.add_argument("--env", default="toolqa", choices=["toolqa", "leduc"],
-                    help="toolqa (SFT warm start, success rate) or leduc (from scratch, chips per hand)")
-    ap.add_argument("--sft-steps", type=int, default=None, help="SFT steps of the ToolQA warm start")
-    ap.add_argument("--quick", action="store_true", help="tiny budget (smoke check)")
+    ap.add_argument("--jobs", type=int, default=1, help="runs trained at once (one torch thread each)")
+    ap.add_argument("--quick", action="store_true", help="a tiny budget (smoke check)")
     ap.add_argument("--out", type=Path, default=Path("runs/credit_assignment"))
+    ap.add_argument("--runs", type=Path, default=None, help="run folders (default: <out>/runs-<env>)")
     args = ap.parse_args(argv)
-    budget = Budget(iterations=2, tasks_per_iter=2, group_size=2, eval_every=1, eval_episodes=4,
-                    sft_episodes=4, sft_steps=4) if args.quick else Budget()
-    if args.env == "leduc" and not args.quick:
-        budget = Budget(iterations=30, tasks_per_iter=8, group_size=8, eval_every=10, eval_episodes=1000)
+    preset = PRESETS[args.env]
+    if args.quick:
+        preset = quick(preset)
     if args.iterations:
-        budget = replace(budget, iterations=args.iterations, eval_every=max(1, args.iterations // 3))
-    if args.sft_steps:
-        budget = replace(budget, sft_steps=args.sft_steps)
-    methods = [m for m in args.methods if not (args.env == "leduc" and m == "igpo")]  # igpo needs gold answers
-    metric = "return_mean" if args.env == "leduc" else "success_rate"
+        preset = replace(preset, iterations=args.iterations, eval_every=max(1, args.iterations // 4))
+    methods = args.methods or [m for m in METHODS if preset.has_gold or METHODS[m][0] != "igpo"]
+    if not preset.has_gold and any(METHODS[m][0] == "igpo" for m in methods):
+        ap.error(f"{preset.env_id} declares no gold answers: igpo cannot run on it")
+    runs_dir = args.runs or args.out / f"runs-{args.env}"
     args.out.mkdir(parents=True, exist_ok=True)
-    curves: dict[str, dict[int, list[tuple[int, float]]]] = {m: {} for m in methods}
+    jobs = [(preset, m, s, str(runs_dir)) for s in args.seeds for m in methods]
     started = time.perf_counter()
-    for seed in args.seeds:
-        model_dir = warm_start(budget, seed, args.out) if args.env == "toolqa" else None
-        for method in methods:
-            curves[method][seed] = run_method(method, budget, seed, model_dir, args.out, args.env, metric)
-    agg = aggregate(curves)
-    result = {"env": args.env, "metric": metric, "budget": budget.__dict__, "seeds": args.seeds, "runs": curves,
-              "aggregate": agg, "seconds": time.perf_counter() - started}
+    results: list[dict[str, Any]] = []
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(jobs), desc=f"credit assignment {args.env}", unit="run")
+    if args.jobs <= 1:
+        for job in jobs:
+            results.append(_run_job(job))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as ex:
+            for res in ex.map(_run_job, jobs):
+                results.append(res)
+                bar.update()
+    bar.close()
+    summary = summarize(results, methods, args.seeds)
+    result = {"command": "python -m turngym.benchmarks.credit_assignment " + shlex.join(argv or sys.argv[1:]),
+              "env": args.env, "preset": asdict(preset), "metric": preset.metric, "methods": methods,
+              "seeds": args.seeds, "runs": results, "summary": summary,
+              "seconds": time.perf_counter() - started}
     stem = f"credit_assignment_{args.env}"
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2))
-    title = (f"ToolQA d={budget.difficulty}" if args.env == "toolqa" else "Leduc vs random") + \
-        f", tiny model, {len(args.seeds)} seeds (95% t-bands)"
-    plot(agg, args.out / f"{stem}.png", title, metric)
-    print(f"{args.env}: held-out {metric}")
-    print(f"{'method':10s} {'start':>8s} {'final':>8s} {'95% CI':>18s}")
-    for method, rows in agg.items():
-        f = rows[-1]
-        print(f"{method:10s} {rows[0]['mean']:8.3f} {f['mean']:8.3f}   [{f['ci_low']:.3f}, {f['ci_high']:.3f}]")
-    print(f"wrote {args.out / (stem + '.json')} and {args.out / (stem + '.png')}")
+    ylabel = "held-out " + ("chips per hand" if preset.metric == "return_mean" else "success rate")
+    title = (f"{preset.env_id}, tiny model, {len(args.seeds)} seeds, {preset.iterations} it x "
+             f"{preset.tasks_per_iter} tasks x G={preset.group_size}")
+    plot(summary, args.out / f"{stem}.png", title, ylabel)
+    print_table(summary, preset.metric)
+    print(f"wrote {args.out / (stem + '.json')} and {args.out / (stem + '.png')} in {result['seconds']:.0f} s")
     return 0
 
 

@@ -71,6 +71,7 @@ def sft_main(args: Sequence[str]) -> int:
 
     cmd = tyro.cli(SFTCommand, args=list(args), prog="turngym sft")
     ensure_writable_folder(cmd.out_dir, "out_dir")  # before fine-tuning, not after
+    cmd.env.registry_entry()  # imports the user's env modules; a bad id fails before the model is built
     policy = build_policy(cmd.model.name, seed=cmd.seed, device=cmd.model.device)
     examples = expert_examples(cmd.env.env_id, cmd.sft.episodes, cmd.seed, cmd.env.train_kwargs(),
                                cmd.rollout.history_turns, cmd.rollout.include_first)

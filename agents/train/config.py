@@ -58,11 +58,15 @@ class EnvConfig:
     """The environment trained on."""
 
     env_id: str = "turngym/LeducHoldem-v0"
-    """A registered turngym id (``turngym list``)."""
+    """A registered turngym id (``turngym list``), or an id one of ``modules`` registers."""
     kwargs: str = '{"obs_mode": "text", "opponents": ["random"], "seat": "random"}'
     """Env arguments for training, as a JSON object."""
     eval_kwargs: str = "{}"
     """JSON object of arguments overriding ``kwargs`` for evaluation (e.g. ``{"split": "test"}``)."""
+    modules: str = ""
+    """Your modules that register envs (``register_env``), imported before ``env_id`` is looked up, here and
+    in every subprocess/Ray env worker: a comma-separated or JSON list (``mypkg.envs``; ``mypkg.envs:register``
+    also calls ``register()``). They must be importable (installed, or on ``PYTHONPATH``)."""
 
     def train_kwargs(self) -> dict[str, Any]:
         """``kwargs`` parsed."""
@@ -71,6 +75,51 @@ class EnvConfig:
     def held_out_kwargs(self) -> dict[str, Any]:
         """``kwargs`` updated with ``eval_kwargs``."""
         return {**self.train_kwargs(), **parse_json_object("env.eval_kwargs", self.eval_kwargs)}
+
+    def module_names(self) -> tuple[str, ...]:
+        """``modules`` parsed (``make_pool(..., modules=cfg.env.module_names())``).
+
+        Raises:
+            ConfigError: Neither a JSON list of strings nor a comma-separated list of module names.
+        """
+        from turngym.agents.envpool import check_modules
+
+        text = self.modules.strip()
+        if text.startswith("["):
+            try:
+                names = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise ConfigError("env.modules", "a JSON list of module names", self.modules) from err
+        else:
+            names = [name.strip() for name in text.split(",") if name.strip()]
+        return check_modules(names, "env.modules")
+
+    def registry_entry(self) -> Any:
+        """Imports ``modules``, then returns the registry entry (``EnvInfo``) of ``env_id``.
+
+        Raises:
+            ConfigError: A module does not import (the message names it); ``env_id`` is only in Gymnasium's
+                registry (``gymnasium.register``: turngym needs ``register_env``, which declares the info
+                contract, the expert and the gold answer).
+            UnknownEnvError: ``env_id`` is not registered, with the nearest id.
+        """
+        import gymnasium
+
+        import turngym.envs  # noqa: F401  (turngym's own ids)
+        from turngym.agents.envpool import import_modules
+        from turngym.envs.core.errors import UnknownEnvError
+        from turngym.envs.core.registry import env_info
+
+        import_modules(self.module_names(), "env.modules")
+        try:
+            return env_info(self.env_id)
+        except UnknownEnvError:
+            if self.env_id not in gymnasium.registry:
+                raise
+            raise ConfigError("env.env_id", "an id registered with turngym.envs.register_env", self.env_id,
+                              hint="It is registered with gymnasium.register only; register it with "
+                                   "register_env(EnvInfo(...)) so turngym knows its forms and what it offers "
+                                   "trainers.") from None
 
 
 @dataclass
@@ -104,33 +153,61 @@ class AlgoConfig:
     estimator: str = "gigpo"
     """Estimator name: grpo, rloo, gae, gigpo, igpo, mars."""
     estimator_options: str = "{}"
-    """JSON object of estimator options (e.g. ``{"step_weight": 1.0, "gamma": 0.95}`` for gigpo)."""
+    """JSON object of estimator options (e.g. ``{"step_weight": 1.0, "gamma": 0.95}`` for gigpo; an option
+    the estimator does not take is an error). The value targets of a value head use the same options."""
 
     def options(self) -> dict[str, Any]:
         """``estimator_options`` parsed."""
         return parse_json_object("algo.estimator_options", self.estimator_options)
     loss: Literal["ppo", "turn-ppo"] = "ppo"
-    """``ppo``: token-level PPO clip; ``turn-ppo``: turn-level PPO (ST-PPO) with a value head."""
+    """Registered policy loss: ``ppo`` (token-level PPO clip) or ``turn-ppo`` (turn-level PPO, ST-PPO; it
+    declares that it needs a value head)."""
     clip: float = 0.2
     """PPO clip range (lower side)."""
     clip_high: float | None = None
     """Upper clip range (clip-higher); default the same as ``clip``."""
     dual_clip: float | None = 3.0
     """Dual-clip constant c for negative advantages; None disables."""
-    agg: Literal["token-mean", "seq-mean", "seq-mean-token-sum"] = "token-mean"
-    """How the token-level PPO loss is averaged."""
+    agg: Literal["turn-mean", "token-mean", "seq-mean", "seq-mean-token-sum"] = "turn-mean"
+    """How the policy loss (``ppo`` and ``turn-ppo`` alike) is averaged over tokens. ``turn-mean`` (default;
+    ``seq-mean`` is its old name): mean over each turn's tokens, then over turns, so every decision weighs the
+    same. It is the default because decoding is constrained to admissible actions by default
+    (``rollout.constrain``), and there a turn is one action whose token count is an accident of the
+    tokenizer ("right" is 4 tokens, "up" 1): ``token-mean`` would weigh such turns by their tokenization.
+    ``token-mean`` (DAPO) suits free-text completions, whose length is part of what is learned;
+    ``seq-mean-token-sum``: sum over each turn's tokens, mean over turns."""
     value_coef: float = 0.5
     """Weight of the value loss (used when a value head exists: ``turn-ppo`` or the ``gae`` estimator)."""
     epo: bool = False
     """EPO entropy control (trajectory entropy bonus + entropy smoothing penalty)."""
-    epo_coef: float = 0.01
-    """EPO trajectory-entropy bonus weight."""
+    epo_coef: float = 0.001
+    """EPO trajectory-entropy bonus weight beta (the EPO paper's runs use 0.001)."""
     epo_smooth_coef: float = 0.1
-    """EPO smoothing-penalty weight."""
+    """EPO smoothing-penalty weight (multiplied by the phase schedule ``epo_schedule``)."""
+    epo_kappa_low: float = 0.0
+    """Lower edge of EPO's entropy band, as a factor of the historical entropy (paper's runs: 0, no lower
+    side)."""
+    epo_kappa_high: float = 2.0
+    """Upper edge of EPO's entropy band, as a factor of the historical entropy (paper's runs: 2.0)."""
+    epo_band: Literal["hinge", "squared", "indicator"] = "hinge"
+    """Form of the smoothing penalty outside the band: ``hinge`` (default: distance to the band, so it has
+    a gradient that pushes entropy back), ``squared`` (the hinge squared), ``indicator`` (the paper's
+    1[outside]: piecewise constant, no gradient, so it does not change the update)."""
+    epo_traj_weighting: Literal["token", "turn"] = "token"
+    """EPO trajectory entropy: ``token`` (every completion token of the trajectory weighs the same) or
+    ``turn`` (each turn's mean token entropy, averaged over turns)."""
+    epo_schedule: str = "epo"
+    """Phase schedule of the smoothing-penalty weight over training progress: ``epo`` (the EPO code's
+    two-phase decay: 1.0 -> 0.8 over the first half, then 0.8 exp(-3x)), ``constant``, or JSON
+    ``[[progress, weight], ...]`` knots (piecewise linear)."""
     kl_coef: float = 0.0
-    """Weight of the KL penalty to the frozen initial policy (0: no reference model)."""
-    kl_kind: Literal["k1", "k3"] = "k3"
-    """KL estimator."""
+    """Weight of the KL regularization to the frozen initial policy (> 0 builds the reference model; 0: none)."""
+    kl_kind: Literal["k2", "k1-reward", "k3"] = "k2"
+    """KL form: ``k2`` (default): loss (log pi/ref)^2/2, whose expected gradient is exactly that of
+    KL(pi || ref), the divergence one means to limit, without passing through the estimator;
+    ``k1-reward``: coef * sum of the turn's log(pi_old/ref) subtracted from each turn's reward (PPO-RLHF);
+    ``k3``: GRPO's loss, whose gradient is that of the reverse direction KL(ref || pi). (k1 as a loss has
+    zero expected gradient and is not offered.)"""
     gated_reward_gate: float | None = None
     """G-RA: keep step rewards only in episodes whose outcome reward is at least this; None: off."""
     invalid_action_penalty: float = 0.0
@@ -152,7 +229,16 @@ class OptimConfig:
     micro_batch_size: int | None = None
     """Turns per forward/backward pass (gradients accumulate over a minibatch); None: the whole minibatch."""
     max_grad_norm: float = 1.0
-    """Gradient clipping."""
+    """Gradient clipping: the global gradient norm is clipped to this (the pre-clip norm is logged as
+    ``train/grad_norm``)."""
+    target_kl: float | None = 0.5
+    """Early stop of an iteration's update (SB3's ``target_kl``): when a minibatch's approximate KL(old ||
+    new) (per token) exceeds 1.5 x this, its step is skipped and the remaining minibatches and epochs are
+    dropped (``train/early_stopped``, ``train/epochs_done``). None disables it. Default 0.5, a collapse guard
+    rather than a step-size target: on the default run the largest minibatch approx-KL measured was about
+    0.2 (iteration 1; 0.0002-0.03 afterwards), so the guard (0.75) stays silent there, while the collapses
+    of issue 13 (approx-KL up to 1e5) stop at their first minibatch. SB3 zoo values (0.01-0.05) would cut
+    the default run's first updates; set them for small-step tuning."""
 
 
 @dataclass

@@ -1,11 +1,13 @@
 """``train(config)``: the training pipeline of DESIGN section 4, composed from small parts.
 
-rollout (``turngym.agents.rollout.collect``) -> ``TurnBatch`` + ``TokenBatch`` -> reward shaping
-(``turngym.agents.estimators.shaping``) -> advantage estimator (by name, from the registry) -> loss
-(``turngym.agents.losses``) -> optimizer step (``turngym.agents.train.update.ppo_update``) -> logging,
-evaluation, checkpoints. The loop never branches on the estimator's name: the registry says which batch
-columns an estimator needs (``value``: a value head is trained; ``score``: information-gain scores are
-computed during the rollout).
+rollout (``turngym.agents.rollout.collect``) -> one ``RolloutBatch`` (turn rows for the estimators, token
+rows for the update, built together) -> reward shaping, the loss's reward penalty, advantage estimator (by
+name, from the registry) and value targets (``turngym.agents.train.targets``) -> loss (by name, from the
+loss registry) -> optimizer step (``turngym.agents.train.update.ppo_update``) -> logging, evaluation,
+checkpoints. The loop never branches on an estimator's or a loss's name: both declare what they need
+(``value``: a value head is trained; ``score``: information-gain scores are computed during the rollout),
+and each requirement is checked against the env before any model is loaded
+(``turngym.agents.train.requirements``).
 """
 
 from __future__ import annotations
@@ -22,20 +24,13 @@ import torch
 from tqdm.auto import tqdm
 
 from turngym.agents.envpool import EnvPool, make_pool
-from turngym.agents.estimators import estimate, gae_returns, gated_accumulation, invalid_action_penalty
+from turngym.agents.estimators import estimator_metrics
 from turngym.agents.estimators.registry import requirements
 from turngym.agents.losses import ValueHead
+from turngym.agents.losses.registry import build_loss, loss_requirements
 from turngym.agents.policies.lm import LMPolicy
 from turngym.agents.policies.tiny import build_policy
-from turngym.agents.rollout import (
-    Episode,
-    RolloutSettings,
-    collect,
-    gold_answer_method,
-    rollout_metrics,
-    score0_column,
-    to_turn_batch,
-)
+from turngym.agents.rollout import RolloutSettings, collect, rollout_metrics
 from turngym.agents.train.checkpoint import (
     CheckpointError,
     check_run_folder,
@@ -56,16 +51,11 @@ from turngym.agents.train.config import (
 )
 from turngym.agents.train.evaluate import evaluate
 from turngym.agents.train.logs import RunLogger, plot_curves, read_metrics
+from turngym.agents.train.requirements import check_requirements
+from turngym.agents.train.rollout_batch import RolloutBatch, build_rollout_batch
 from turngym.agents.train.sft import expert_examples, supervised_finetune
-from turngym.agents.train.tensors import build_token_batch
-from turngym.agents.train.update import (
-    UpdateInputs,
-    build_loss,
-    ppo_update,
-    reference_logprobs,
-    turn_values,
-)
-from turngym.envs.core.registry import env_info
+from turngym.agents.train.targets import update_inputs
+from turngym.agents.train.update import UpdateInputs, ppo_update, reference_logprobs, turn_values
 
 
 @dataclass
@@ -85,15 +75,6 @@ class TrainResult:
     eval_after: dict[str, float]
     policy: LMPolicy
     history: list[dict[str, Any]]
-
-
-def answer_text(gold: str) -> str:
-    """The gold answer as the policy would write it: the suite's final-answer tag ``<answer>..</answer>``.
-
-    ``collect`` fetches ``gold`` from each env through the accessor its registry entry declares (infos
-    never carry it: the acting policy reads infos) and scores this text for information gain.
-    """
-    return f"<answer>{gold}</answer>"
 
 
 def train_seeds(gen: np.random.Generator, n: int) -> list[int]:
@@ -118,14 +99,24 @@ def step_group_stats(batch: Any) -> dict[str, float]:
             "step_group_nonsingleton_frac": float((per_row > 1).mean())}
 
 
+def run_requirements(cfg: TrainConfig) -> frozenset[str]:
+    """What the run's estimator and loss declared they need (``value``, ``score``)."""
+    return requirements(cfg.algo.estimator) | loss_requirements(cfg.algo.loss)
+
+
 def _validate(cfg: TrainConfig) -> None:
-    """Every check that needs no model: a bad config fails in a second, not after loading (issue 12, item 12)."""
+    """Every check that needs no model: a bad config fails in a second, not after loading (issue 12, item 12).
+
+    Each requirement the estimator and the loss declare is checked against the env (``check_requirements``:
+    ``score`` needs an env with a gold-answer accessor), so e.g. IGPO on Leduc is a ``ConfigError`` here.
+    """
     validate_config(cfg)
-    req = requirements(cfg.algo.estimator)  # ConfigError with a suggestion for unknown names
-    env_info(cfg.env.env_id)  # UnknownEnvError naming the nearest id
-    build_loss(cfg.algo, "value" in req or cfg.algo.loss == "turn-ppo")  # the losses check their own ranges
-    if "score" in req:  # information gain scores the gold answer: the env must declare its accessor
-        gold_answer_method(cfg.env.env_id)
+    estimator_needs = requirements(cfg.algo.estimator)  # ConfigError with a suggestion for unknown names
+    loss_needs = loss_requirements(cfg.algo.loss)
+    cfg.env.registry_entry()  # imports the user's env modules; UnknownEnvError naming the nearest id
+    build_loss(cfg.algo, "value" in estimator_needs | loss_needs)  # the losses check their own ranges
+    check_requirements(estimator_needs, cfg.env.env_id, f"estimator {cfg.algo.estimator!r}")
+    check_requirements(loss_needs, cfg.env.env_id, f"loss {cfg.algo.loss!r}")
 
 
 def _resume_state(cfg: TrainConfig, path: Path) -> dict[str, Any]:
@@ -163,9 +154,8 @@ class _Run:
         if m.lora_rank > 0:
             self.policy = self.policy.with_lora(r=m.lora_rank)
         self.model = self.policy.model
-        req = requirements(cfg.algo.estimator)
-        self.needs_score = "score" in req
-        with_value = "value" in req or cfg.algo.loss == "turn-ppo"
+        self.requires = run_requirements(cfg)
+        with_value = "value" in self.requires
         self.value_head = None
         if with_value:
             hidden = int(self.model.config.hidden_size)
@@ -185,9 +175,11 @@ class _Run:
                                         include_first=cfg.rollout.include_first)
         total = cfg.rollout.tasks_per_iter * cfg.rollout.group_size
         self.pool: EnvPool = make_pool(cfg.env.env_id, total, executor=cfg.rollout.executor,
-                                       workers=cfg.rollout.workers, env_kwargs=cfg.env.train_kwargs())
+                                       workers=cfg.rollout.workers, env_kwargs=cfg.env.train_kwargs(),
+                                       modules=cfg.env.module_names())
         self.eval_pool: EnvPool = make_pool(cfg.env.env_id, min(64, max(1, cfg.eval_episodes)),
-                                            env_kwargs=cfg.env.held_out_kwargs())
+                                            env_kwargs=cfg.env.held_out_kwargs(),
+                                            modules=cfg.env.module_names())
         self.eval_seeds = eval_seeds(cfg.seed, cfg.eval_episodes)
 
     def prompt_length(self, messages: list[dict[str, str]]) -> int:
@@ -249,55 +241,54 @@ class _Run:
         t0 = time.perf_counter()
         self.model.eval()
         episodes = collect(self.pool, self.policy, train_seeds(self.task_rng, cfg.rollout.tasks_per_iter),
-                           cfg.rollout.group_size, self.settings,
-                           answer_of=answer_text if self.needs_score else None, prompt_length=self.prompt_length)
+                           cfg.rollout.group_size, self.settings, score_gold="score" in self.requires,
+                           prompt_length=self.prompt_length)
         t1 = time.perf_counter()
         metrics = {f"rollout/{k}": v for k, v in rollout_metrics(episodes).items()}
         # Unscored episodes (the env's outside world failed, DESIGN §3) give no gradient.
         episodes = [ep for ep in episodes if ep.turns and ep.infra_error is None]
         if not episodes:
             return {**metrics, "time/rollout_s": t1 - t0}
-        batch = to_turn_batch(episodes)
-        metrics.update({f"env/{k}": v for k, v in step_group_stats(batch).items()})
-        batch.reward = self._shaped_rewards(batch, episodes)
-        tb = build_token_batch(episodes, self._pad_id())
-        temp = max(cfg.model.temperature, 1e-6) if cfg.model.temperature > 0 else 1.0
-        old_values = returns = None
-        if self.value_head is not None:
-            old_values = turn_values(self.model, self.value_head, tb, temp)
-            batch.value = old_values.double().cpu().numpy()
-        options = cfg.algo.options()
-        if self.needs_score:
-            options.setdefault("score0", score0_column(episodes))
-        adv = estimate(cfg.algo.estimator, batch, **options)
-        if self.value_head is not None:
-            # ST-PPO: the value head regresses per-turn GAE returns (DESIGN section 4, turn-level PPO).
-            returns = torch.as_tensor(gae_returns(batch), dtype=torch.float32)
-        ref = reference_logprobs(self.ref_model, tb, temp) if self.ref_model is not None else None
+        batch = build_rollout_batch(episodes, self._pad_id())
+        metrics.update({f"env/{k}": v for k, v in step_group_stats(batch.turns).items()})
+        batch, inputs, target_metrics = self.prepare(batch)
         self.loss_fn.on_iteration((it - 1) / max(cfg.iterations - 1, 1))
         t2 = time.perf_counter()
-        train_metrics = ppo_update(self.model, tb, UpdateInputs(torch.as_tensor(adv, dtype=torch.float32),
-                                                                returns, old_values, ref),
-                                   self.loss_fn, self.optimizer, cfg.optim, self.shuffle,
-                                   temperature=temp, value_head=self.value_head)
+        train_metrics = ppo_update(self.model, batch.tokens, inputs, self.loss_fn, self.optimizer, cfg.optim,
+                                   self.shuffle, temperature=self.temperature, value_head=self.value_head)
         self.model.eval()
         t3 = time.perf_counter()
-        metrics.update({f"train/{k}": v for k, v in train_metrics.items()})
+        adv = inputs.advantages.numpy()
+        metrics.update({f"train/{k}": v for k, v in {**target_metrics, **train_metrics}.items()})
         metrics.update({"train/advantage_mean": float(np.mean(adv)), "train/advantage_std": float(np.std(adv)),
                         "train/turns": float(len(batch)), "time/rollout_s": t1 - t0,
                         "time/advantage_s": t2 - t1, "time/update_s": t3 - t2})
         return metrics
 
-    def _shaped_rewards(self, batch: Any, episodes: list[Episode]) -> np.ndarray:
-        a = self.cfg.algo
-        reward = batch.reward
-        if a.invalid_action_penalty:
-            invalid = np.array([not t.action_valid for ep in episodes for t in ep.turns])
-            reward = invalid_action_penalty(batch, invalid, a.invalid_action_penalty)
-        if a.gated_reward_gate is not None:
-            batch.reward = reward
-            reward = gated_accumulation(batch, a.gated_reward_gate)
-        return reward
+    @property
+    def temperature(self) -> float:
+        """Temperature of the recorded and recomputed log-probs (1 for greedy rollouts)."""
+        t = self.cfg.model.temperature
+        return max(t, 1e-6) if t > 0 else 1.0
+
+    def prepare(self, batch: RolloutBatch) -> tuple[RolloutBatch, UpdateInputs, dict[str, float]]:
+        """What the update gets for ``batch`` (``update_inputs``), and ``train/`` metrics.
+
+        Critic values and reference log-probs come from the models first, then rewards, advantages and value
+        targets from ``update_inputs``: a loss that puts KL in the reward (``reward_penalty``) changes the
+        rewards the advantages are estimated from, so the reference runs before the estimator.
+        """
+        tb = batch.tokens
+        old_values = None
+        if self.value_head is not None:
+            old_values = turn_values(self.model, self.value_head, tb, self.temperature)
+        ref = reference_logprobs(self.ref_model, tb, self.temperature) if self.ref_model is not None else None
+        penalty = self.loss_fn.reward_penalty(tb.old_logp, ref, tb.loss_mask)  # KL k1 in the reward, or None
+        batch, inputs, metrics = update_inputs(batch, self.cfg.algo, self.requires, old_values=old_values,
+                                               ref_logp=ref, reward_penalty=penalty)
+        metrics.update({f"estimator/{k}": v for k, v in estimator_metrics(self.cfg.algo.estimator,
+                                                                          batch.turns).items()})
+        return batch, inputs, metrics
 
     def _pad_id(self) -> int:
         tok = self.policy.tokenizer
@@ -332,6 +323,9 @@ def train(cfg: TrainConfig) -> TrainResult:
             assert resume_from is not None
             run.load(state, resume_from)
             start = int(state["iteration"]) + 1
+            # The run goes on under this config (it differs from the saved one only in RESUMABLE_FIELDS,
+            # e.g. more iterations): config.json says so, as the next checkpoints do (issue 13, item 15f).
+            save_config(cfg, out / "config.json")
             eval_before = state["eval_before"]
             logger = RunLogger(out, cfg.tensorboard, keep_until=start - 1)
         else:

@@ -2,8 +2,8 @@
 
 Expert turns are formatted with the rollout's own prompt format (``turngym.agents.rollout.format_prompt``,
 same history length), so the fine-tuned model sees at RL time exactly the kind of prompt it was taught
-on. Sources: the tool-use families' scripted experts (``turngym.envs.tooluse.trajectories``) and, for
-two-player zero-sum card games, a CFR+ policy solved through the env API.
+on. The expert of an env is the one its registry entry names (``EnvInfo.expert``, DESIGN §3 Registry): this
+module knows no env by name, so a user's env with an expert factory gets a warm start like the suite's.
 """
 
 from __future__ import annotations
@@ -21,41 +21,93 @@ from turngym.agents.policies.lm import LMPolicy, forward_logprobs
 from turngym.agents.rollout import format_prompt
 from turngym.agents.train.tensors import pad_pairs
 from turngym.envs.core.errors import ConfigError
-from turngym.envs.core.registry import make
+from turngym.envs.core.registry import env_info, list_envs, load_entry_point, make
 
 Example = tuple[list[Message], str]
 """A prompt and the expert's reply."""
 
-_TOOLUSE = ("turngym/ToolQA-v0", "turngym/ToolMath-v0", "turngym/ToolSQL-v0")
-_CFR_GAMES = ("turngym/KuhnPoker-v0", "turngym/LeducHoldem-v0")
+ExpertAct = Callable[[Any, Any, dict[str, Any]], str]
+"""``act(env, observation, info) -> action text``, what an expert factory returns."""
+
+
+def load_expert(env_id: str, seed: int, env_kwargs: dict[str, Any] | None = None) -> ExpertAct:
+    """The scripted expert the registry entry of ``env_id`` names, built for these episodes.
+
+    Args:
+        env_id: A registered id whose entry has an ``expert`` (``"module:attr"`` of a factory).
+        seed: Passed to the factory (e.g. the seed of a sampling expert's RNG).
+        env_kwargs: The env's arguments, passed to the factory.
+
+    Returns:
+        ``act(env, observation, info) -> str``.
+
+    Raises:
+        ConfigError: The env has no expert (the message lists the ids that have one), the expert string
+            does not import, or it does not name a callable.
+        UnknownEnvError: ``env_id`` is not registered.
+    """
+    import turngym.envs  # noqa: F401  (registers the suite's ids and their experts)
+
+    info = env_info(env_id)
+    if info.expert is None:
+        have = [e.id for e in list_envs() if e.expert is not None]
+        raise ConfigError("env_id", "an env whose registry entry names a scripted expert (EnvInfo.expert): "
+                          + (", ".join(have) or "none registered"), env_id, have)
+    factory = load_entry_point(info.expert, what=f"{info.id} expert")
+    if not callable(factory):
+        raise ConfigError(f"{info.id} expert", "a factory(env_id, seed=..., env_kwargs=...)", info.expert)
+    act = factory(info.id, seed=seed, env_kwargs=dict(env_kwargs or {}))
+    if not callable(act):
+        raise ConfigError(f"{info.id} expert", "a factory that returns act(env, observation, info)",
+                          type(act).__name__)
+    return act
+
+
+def expert_seeds(seed: int, episodes: int) -> list[int]:
+    """Reset seeds of the expert episodes: ``SeedSequence(seed)`` (as ``expert_trajectories`` draws them)."""
+    return [int(s) for s in np.random.SeedSequence(seed).generate_state(episodes, dtype=np.uint32)]
 
 
 def expert_examples(env_id: str, episodes: int, seed: int, env_kwargs: dict[str, Any] | None = None,
                     history_turns: int = 0, include_first: bool = True) -> list[Example]:
-    """Scripted-expert (prompt, reply) pairs for ``env_id``.
+    """Scripted-expert (prompt, reply) pairs for ``env_id``: its registered expert plays a real env.
+
+    Episode ``k`` resets with ``expert_seeds(seed, episodes)[k]``; each turn the expert answers the current
+    observation and the pair is formatted as the rollout formats prompts.
 
     Args:
-        env_id: A tool-use id (scripted expert) or a card game (CFR+ expert for the learner's seat).
+        env_id: A registered id whose entry names an expert (``turngym list``; ``EnvInfo.expert``).
         episodes: Expert episodes to play.
-        seed: Root seed of the episodes.
-        env_kwargs: Env arguments (as for training).
+        seed: Root seed of the episodes (reset seeds and the expert's own).
+        env_kwargs: Env arguments (as for training; text observations).
         history_turns: Prompt history length (as for training).
         include_first: Keep the first observation in every prompt (as for training).
 
     Raises:
-        ConfigError: When the suite has no scripted expert for ``env_id``.
+        ConfigError: When the registry names no scripted expert for ``env_id`` (or one that does not load), or
+            the env's observations are not text.
     """
     kwargs = dict(env_kwargs or {})
-    if env_id in _TOOLUSE:
-        from turngym.envs.tooluse.trajectories import expert_trajectories
-
-        return [ex for ep in expert_trajectories(env_id, episodes, seed, **kwargs)
-                for ex in _episode_examples([t["observation"] for t in ep["turns"]] + [""],
-                                            [t["action"] for t in ep["turns"]], history_turns, include_first)]
-    if env_id in _CFR_GAMES:
-        return _cfr_examples(env_id, episodes, seed, kwargs, history_turns, include_first)
-    raise ConfigError("env_id", "an env with a scripted expert: " + ", ".join(_TOOLUSE + _CFR_GAMES), env_id,
-                      _TOOLUSE + _CFR_GAMES)
+    act = load_expert(env_id, seed, kwargs)
+    env = make(env_id, **kwargs)
+    out: list[Example] = []
+    try:
+        for reset_seed in expert_seeds(seed, episodes):
+            obs, info = env.reset(seed=reset_seed)
+            observations, actions, done = [obs], [], False
+            while not done:
+                if not isinstance(obs, str):
+                    raise ConfigError("env_kwargs obs_mode", "text observations (expert examples are prompts)",
+                                      type(obs).__name__)
+                action = act(env, obs, info)
+                obs, _, terminated, truncated, info = env.step(action)
+                observations.append(obs)
+                actions.append(action)
+                done = terminated or truncated
+            out.extend(_episode_examples(observations, actions, history_turns, include_first))
+    finally:
+        env.close()
+    return out
 
 
 def _episode_examples(observations: Sequence[str], actions: Sequence[str], history_turns: int,
@@ -65,29 +117,6 @@ def _episode_examples(observations: Sequence[str], actions: Sequence[str], histo
     for t, action in enumerate(actions):
         exchanges = [(actions[j], observations[j + 1]) for j in range(t)]
         out.append((format_prompt(observations[0], exchanges, history_turns, include_first), action))
-    return out
-
-
-def _cfr_examples(env_id: str, episodes: int, seed: int, kwargs: dict[str, Any],
-                  history_turns: int, include_first: bool) -> list[Example]:
-    from turngym.agents.cfr import solve
-
-    policy = solve(env_id, 300, progress=False, seed=seed).policy
-    rng = np.random.default_rng(seed)
-    env = make(env_id, **{**kwargs, "obs_mode": "text"})
-    out: list[Example] = []
-    for k in range(episodes):
-        obs, info = env.reset(seed=int(seed * 1_000_003 + k))
-        observations, actions, done = [str(obs)], [], False
-        while not done:
-            action_id = policy.act([obs], [info], rng=rng)[0]
-            word = info["admissible_actions"][list(info["legal_action_ids"]).index(action_id)]
-            obs, _, terminated, truncated, info = env.step(word)
-            observations.append(str(obs))
-            actions.append(word)
-            done = terminated or truncated
-        out.extend(_episode_examples(observations, actions, history_turns, include_first))
-    env.close()
     return out
 
 

@@ -5,10 +5,15 @@ from turngym.envs.cards.kuhn import KuhnGame, KuhnPokerAEC, KuhnPokerEnv
 from turngym.envs.cards.leduc import LeducGame, LeducHoldemAEC, LeducHoldemEnv
 from turngym.envs.core.registry import EnvInfo, register_env
 
+#: The SFT expert of the two-player zero-sum games: a CFR+ strategy. The string names agent code (the solver is
+#: a baseline agent), imported only when a trainer asks for the expert, never by ``import turngym.envs``.
+CFR_EXPERT = "turngym.agents.experts:cfr_expert"
+
 register_env(EnvInfo("turngym/KuhnPoker-v0", "cards", KuhnPokerEnv, aec=KuhnPokerAEC,
-                     modes=("text", "vector"), summary="Kuhn poker, 2 players (OpenSpiel rules)"))
+                     modes=("text", "vector"), summary="Kuhn poker, 2 players (OpenSpiel rules)", expert=CFR_EXPERT))
 register_env(EnvInfo("turngym/LeducHoldem-v0", "cards", LeducHoldemEnv, aec=LeducHoldemAEC,
-                     modes=("text", "vector"), summary="Leduc hold'em, 2 players (OpenSpiel rules)"))
+                     modes=("text", "vector"), summary="Leduc hold'em, 2 players (OpenSpiel rules)",
+                     expert=CFR_EXPERT))
 register_env(EnvInfo("turngym/Dhumbal-v0", "cards", DhumbalEnv, aec=DhumbalAEC, modes=("text", "vector"),
                      summary="Dhumbal (Jhyap), 2-5 players, draw-and-discard to the lowest hand"))
 

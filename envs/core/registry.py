@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import string
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,6 +71,10 @@ class EnvInfo:
         summary: One line for ``turngym list``.
         gold_answer: Name of the env method that returns the current task's gold answer (``None``: the env
             has none). Trainers that need the answer (IGPO) call it explicitly; it is never in ``info``.
+        answer_template: How the policy writes a final answer, as a ``str.format`` template with one ``{}``
+            for the answer text (tool use: ``"<answer>{}</answer>"``; ``None``: the bare answer). Information-
+            gain scoring puts the text before ``{}`` in the context unscored and scores only the answer's own
+            tokens (``answer_affixes``), so the trainer never assumes a tag.
         expert: Importable ``"module:attr"`` of the env's scripted expert factory, or None. The factory is
             called as ``factory(env_id, seed=seed, env_kwargs=kwargs)`` and returns ``act(env, observation,
             info) -> str``, the expert's action text for the current state of ``env`` (a live single-agent
@@ -91,6 +96,7 @@ class EnvInfo:
     modes: tuple[str, ...] = ("text",)
     summary: str = ""
     gold_answer: str | None = None
+    answer_template: str | None = None
     expert: str | None = None
     replayable: bool = True
     extra: str | None = None
@@ -109,6 +115,8 @@ class EnvInfo:
                                   type(ref).__name__)
         if self.expert is not None:
             _check_reference(self.expert, f"{self.id} expert")
+        if self.answer_template is not None:
+            answer_affixes(self.answer_template, f"{self.id} answer_template")
         requires = (self.requires,) if isinstance(self.requires, str) else tuple(self.requires)
         if requires and self.extra is None:
             raise ConfigError(f"{self.id} requires", "an `extra` naming the turngym extra that installs them",
@@ -158,6 +166,31 @@ _REGISTRY: dict[str, EnvInfo] = {}
 
 
 # ------------------------------------------------------------------ entry points
+def answer_affixes(template: str | None, what: str = "answer_template") -> tuple[str, str]:
+    """The text before and after the answer in an ``EnvInfo.answer_template`` (``("", "")`` for ``None``).
+
+    ``"<answer>{}</answer>"`` gives ``("<answer>", "</answer>")``; ``{{`` and ``}}`` are literal braces, as in
+    ``str.format``.
+
+    Raises:
+        ConfigError: The template does not have exactly one empty ``{}`` field (or does not parse).
+    """
+    if template is None:
+        return "", ""
+    expected = "a str.format template with exactly one '{}' for the answer, e.g. '<answer>{}</answer>'"
+    if not isinstance(template, str):
+        raise ConfigError(what, expected, template)
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError:
+        raise ConfigError(what, expected, template) from None
+    fields = [k for k, (_, name, _, _) in enumerate(parts) if name is not None]
+    if len(fields) != 1 or parts[fields[0]][1:] != ("", "", None):
+        raise ConfigError(what, expected, template)
+    at = fields[0]
+    return "".join(p[0] for p in parts[:at + 1]), "".join(p[0] for p in parts[at + 1:])
+
+
 def _check_form(form: str) -> str:
     if form not in FORMS:
         raise ConfigError("form", "one of " + ", ".join(FORMS), form, FORMS)

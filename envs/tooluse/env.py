@@ -31,7 +31,7 @@ from turngym.envs.core.session import (
     rng_state,
 )
 from turngym.envs.core.spaces import Text, truncate
-from turngym.envs.core.state_key import make_state_key
+from turngym.envs.core.state_key import canonical, make_state_key
 from turngym.envs.core.text_env import TextEnv
 from turngym.envs.tooluse import formats, rewards
 from turngym.envs.tooluse import tasks as task_gen  # ``tasks`` is also an argument name below
@@ -41,6 +41,8 @@ from turngym.envs.tooluse.tools.python_sandbox import BACKENDS, sandbox_backend
 
 METRICS = ("auto", "em", "f1", "numeric")
 SPLITS = ("train", "test")
+#: What ``info["state_key"]`` identifies (the ``state_key`` argument): the whole interaction, or the facts learned.
+STATE_KEYS = ("history", "markov")
 
 
 class ToolUseEnv(TextEnv):
@@ -94,8 +96,20 @@ class ToolUseEnv(TextEnv):
             unisolated), ``"bwrap"``, or ``"unsafe-rlimit"`` (alias ``"rlimit"``: no isolation, an
             ``UnsafeSandboxWarning`` on every construction). See ``tools.python_sandbox``.
         obs_mode (str): ``"text"`` only.
+        state_key (str): what ``info["state_key"]`` (the GiGPO anchor) identifies. ``"history"`` (default):
+            the task and every valid turn in order (calls, outputs, answer), so two episodes share a key only
+            while their interactions are identical. ``"markov"``: the task and the set of distinct tool
+            results obtained so far (which call returned what, and the answer once given), regardless of
+            order, of how the calls were split into turns, of repeated calls and of invalid turns: every
+            path that has learned the same facts shares the anchor, as verl-agent's anchor observations are
+            shared by paths reaching the same environment state. Neither key holds the turns or tool calls
+            left (as GiGPO's anchor observations hold no step counter). Use ``"markov"`` for GiGPO's step
+            groups: under ``"history"`` the G episodes of a task share a key only while they have done
+            exactly the same thing, so step groups after the first divergent turn are mostly singletons.
     Version history:
-        v0: initial release.
+        v0: initial release. Issue 13 added the ``state_key`` argument; its default (``"history"``) gives
+        v0's keys unchanged, so the id keeps its version (state keys are stable within an id, DESIGN §3;
+        making ``"markov"`` the default would change them and needs ``-v1``).
     """
 
     metadata = {"render_modes": ["ansi", "human"]}
@@ -123,6 +137,7 @@ class ToolUseEnv(TextEnv):
         python_backend: str = "auto",
         obs_mode: str = "text",
         render_mode: str | None = None,
+        state_key: str = "history",
     ):
         family = self.FAMILY
         if tasks is None and family is None:
@@ -136,6 +151,8 @@ class ToolUseEnv(TextEnv):
             raise ConfigError("metric", "one of " + ", ".join(METRICS), metric, METRICS)
         if split not in SPLITS:
             raise ConfigError("split", "one of " + ", ".join(SPLITS), split, SPLITS)
+        if state_key not in STATE_KEYS:
+            raise ConfigError("state_key", "one of " + ", ".join(STATE_KEYS), state_key, STATE_KEYS)
         if not isinstance(difficulty, int) or not 1 <= difficulty <= 3:
             raise ConfigError("difficulty", "an int in 1..3", difficulty)
         for name, value in (("max_turns", max_turns), ("max_tool_calls", max_tool_calls),
@@ -163,6 +180,7 @@ class ToolUseEnv(TextEnv):
         if python_backend not in BACKENDS:
             raise ConfigError("python_backend", f"one of {', '.join(BACKENDS)}", python_backend, BACKENDS)
         self.python_backend = python_backend
+        self.state_key_kind = state_key  # ``state_key`` is the method that computes the key
         # DESIGN §3: bad configuration fails at construction. Where the tasks use python, a backend that
         # cannot isolate code here is refused now and the unsafe one warns now (issue 12, item 1).
         uses = {n for t in self.task_list for n in t.tools} if self.task_list else set(task_gen.FAMILY_TOOLS[family])
@@ -324,8 +342,23 @@ class ToolUseEnv(TextEnv):
         return truncate(text, self.max_obs_chars)
 
     def state_key(self) -> str:
-        """Hash of the task and every valid turn so far (GiGPO anchor: same task, same interaction)."""
+        """The GiGPO anchor of the current situation (see the ``state_key`` argument).
+
+        ``history``: a hash of the task and every valid turn so far in order (same task, same interaction).
+        ``markov``: a hash of the task and the sorted set of distinct (tool, arguments, output, ok) results
+        and the answer, if any: invalid turns leave it unchanged (the info contract: the state did not
+        change), and so do repeated calls; the order and the split into turns do not enter it.
+        """
         assert self.task is not None
+        if getattr(self, "state_key_kind", "history") == "markov":  # getattr: envs pickled before issue 13
+            facts: set[str] = set()
+            for turn in self.history:
+                if "answer" in turn:
+                    facts.add(canonical(["answer", turn["answer"]]))
+                    continue
+                for (name, arguments), output, ok in zip(turn["calls"], turn["outputs"], turn["ok"], strict=True):
+                    facts.add(canonical([name, arguments, output, ok]))
+            return make_state_key(self.env_id, canonical(["markov", self.task.task_id, sorted(facts)]))
         encoding = json.dumps([self.task.task_id, self.history], sort_keys=True, ensure_ascii=True)
         return make_state_key(self.env_id, encoding)
 

@@ -20,8 +20,7 @@ import turngym.envs as te
 from turngym.agents.envpool import make_pool
 from turngym.agents.policies.base import Message
 from turngym.agents.policies.tiny import build_policy
-from turngym.agents.rollout import RolloutSettings, collect, gold_answer_method
-from turngym.agents.train.loop import answer_text
+from turngym.agents.rollout import RolloutSettings, collect, gold_answer_method, score_answers
 from turngym.envs.core.errors import ConfigError
 from turngym.envs.tooluse.base import Task
 from turngym.envs.tooluse.env import ToolUseEnv
@@ -32,6 +31,11 @@ ALL_IDS = [e.id for e in te.list_envs()]
 #: Keys that would hand the agent the solution, under any name (``answer_format`` only describes the form).
 SUSPECT_KEY = re.compile(r"answer|gold|solution", re.IGNORECASE)
 ALLOWED_KEYS = {"answer_format"}
+
+
+def answer_text(gold: str, env_id: str = "turngym/ToolQA-v0") -> str:
+    """The gold answer as the policy writes it, through the env's registry-declared ``answer_template``."""
+    return te.env_info(env_id).answer_template.format(gold)
 
 
 # ------------------------------------------------------------------------------------- leak detector
@@ -187,7 +191,7 @@ def test_accessor_returns_the_scored_answer_and_needs_a_reset(env_id):
     env.reset(seed=5)
     gold = getattr(env, method)()
     assert isinstance(gold, str) and gold
-    _, reward, terminated, _, info = env.step(answer_text(gold))  # the rendered answer is what the env scores
+    _, reward, terminated, _, info = env.step(answer_text(gold, env_id))  # the rendered answer is what the env scores
     assert terminated and reward == 1.0 and info["success"] is True
     env.close()
 
@@ -201,18 +205,17 @@ def test_gold_answer_method_refuses_an_env_without_an_accessor():
 
 # --------------------------------------------------------------------------- the rollout, every executor
 class ScoreRecorder:
-    """The real tiny policy, with a record of what ``score`` was asked to score (the rollout's hand-off)."""
+    """The real scorer (``score_answers``), with a record of what it was asked to score (the rollout's hand-off)."""
 
-    def __init__(self, policy: Any):
-        self.policy = policy
+    def __init__(self) -> None:
         self.continuations: list[list[str]] = []
+        self.prefixes: list[list[str]] = []
 
-    def generate(self, prompts: Sequence[Sequence[Message]], admissible: Any = None) -> Any:
-        return self.policy.generate(prompts, admissible=admissible)
-
-    def score(self, prompts: Sequence[Sequence[Message]], continuations: Sequence[str]) -> list[float]:
-        self.continuations.append(list(continuations))
-        return self.policy.score(prompts, continuations)
+    def __call__(self, policy: Any, prompts: Sequence[Sequence[Message]], prefixes: Sequence[str],
+                 answers: Sequence[str]) -> list[float]:
+        self.continuations.append(list(answers))
+        self.prefixes.append(list(prefixes))
+        return score_answers(policy, prompts, prefixes, answers)
 
 
 TOOLQA_KWARGS = {"difficulty": 1, "format": "plain", "max_turns": 2}
@@ -228,7 +231,7 @@ def _expected_golds(seeds: list[int], group_size: int) -> list[str]:
     golds = []
     for s in seeds:
         env.reset(seed=s)
-        golds += [answer_text(env.gold_answer())] * group_size
+        golds += [env.gold_answer()] * group_size
     env.close()
     return golds
 
@@ -247,14 +250,16 @@ def executor_ready(request: pytest.FixtureRequest) -> str:
                          indirect=True)
 def test_igpo_rollout_scores_the_answer_fetched_through_the_pool(tiny, executor_ready):
     seeds, group_size = [3, 8], 2
-    recorder = ScoreRecorder(tiny)
+    recorder = ScoreRecorder()
     settings = RolloutSettings(max_turns=2, max_context_tokens=None)
     with make_pool("turngym/ToolQA-v0", 4, executor=executor_ready, workers=2, env_kwargs=TOOLQA_KWARGS) as pool:
         assert pool.env_id == "turngym/ToolQA-v0"
-        episodes = collect(pool, recorder, seeds, group_size, settings, answer_of=answer_text)
+        episodes = collect(pool, tiny, seeds, group_size, settings, score_gold=True, scorer=recorder)
     expected = _expected_golds(seeds, group_size)
     assert len(set(expected)) == 2  # two different tasks: the answers are per env, not one for the batch
     assert recorder.continuations[0] == expected  # s_{-1}: every env's own answer, before the first turn
+    # The answer tag comes from the registry entry (answer_template), as unscored context.
+    assert {p for call in recorder.prefixes for p in call} == {"<answer>"}
     for call in recorder.continuations[1:]:
         assert set(call) <= set(expected)
     for ep in episodes:
@@ -262,15 +267,16 @@ def test_igpo_rollout_scores_the_answer_fetched_through_the_pool(tiny, executor_
 
 
 def test_rollout_without_answer_of_fetches_nothing(tiny):
-    recorder = ScoreRecorder(tiny)
+    recorder = ScoreRecorder()
     with make_pool("turngym/ToolQA-v0", 2, env_kwargs=TOOLQA_KWARGS) as pool:
-        episodes = collect(pool, recorder, [3], 2, RolloutSettings(max_turns=1, max_context_tokens=None))
+        episodes = collect(pool, tiny, [3], 2, RolloutSettings(max_turns=1, max_context_tokens=None),
+                           scorer=recorder)
     assert recorder.continuations == [] and all(np.isnan(ep.score0) for ep in episodes)
 
 
 def test_information_gain_on_an_env_without_answers_is_a_config_error(tiny):
-    recorder = ScoreRecorder(tiny)
+    recorder = ScoreRecorder()
     with make_pool("turngym/LeducHoldem-v0", 2, env_kwargs={"opponents": ["random"]}) as pool:
         with pytest.raises(ConfigError, match="gold-answer accessor"):
-            collect(pool, recorder, [0], 2, RolloutSettings(max_context_tokens=None), answer_of=answer_text)
+            collect(pool, tiny, [0], 2, RolloutSettings(max_context_tokens=None), score_gold=True, scorer=recorder)
     assert recorder.continuations == []

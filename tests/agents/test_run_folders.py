@@ -134,6 +134,18 @@ def test_resume_refuses_a_different_config_and_names_the_fields(finished_run, tm
     assert resume_differences(finished_run, same) == []
 
 
+def test_resume_with_more_iterations_updates_the_saved_config(finished_run, tmp_path):
+    # Issue 13, item 15f: config.json used to keep the first invocation's iterations (2) after a resume to 3.
+    cfg = copy_run(finished_run, tmp_path / "run")
+    out = Path(cfg.out_dir)
+    assert load_config(out / "config.json").iterations == 2
+    train(replace(cfg, iterations=3, resume=True))
+    assert load_config(out / "config.json").iterations == 3
+    assert json.loads(load_checkpoint(checkpoint_path(out, 3))["config"])["iterations"] == 3
+    assert metric_iterations(out) == [0, 1, 2, 3]
+    assert json.loads((out / "summary.json").read_text())["iterations"] == 3
+
+
 def test_tensorboard_keeps_the_checkpoint_step_after_resume(finished_run, tmp_path):
     cfg = copy_run(finished_run, tmp_path / "run")
     out = Path(cfg.out_dir)

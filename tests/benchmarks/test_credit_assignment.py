@@ -1,25 +1,63 @@
-"""The credit-assignment benchmark runs end to end at its smoke size and writes consistent JSON + PNG."""
+"""The credit-assignment benchmark: paired statistics are right, and a smoke run writes consistent JSON + PNG."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pytest
+from scipy import stats
 
 
-def test_quick_leduc_comparison_writes_curves(tmp_path):
+def test_paired_test_matches_scipy_and_the_differences():
+    from turngym.benchmarks.credit_assignment import paired_test
+
+    a, b = [0.5, 0.7, 0.6, 0.9, 0.4], [0.4, 0.5, 0.6, 0.6, 0.5]
+    out = paired_test(a, b)
+    assert out["differences"] == pytest.approx([0.1, 0.2, 0.0, 0.3, -0.1])
+    assert out["mean_diff"] == pytest.approx(0.1) and (out["wins"], out["losses"]) == (3, 1)
+    assert out["p_value"] == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    assert out["ci_low"] < out["mean_diff"] < out["ci_high"]  # bootstrap CI of the mean difference
+    assert paired_test(a, b)["ci_low"] == out["ci_low"]  # seeded bootstrap: reproducible
+    same = paired_test([0.3, 0.3], [0.1, 0.1])  # no spread: no test, a zero-width interval at the mean
+    assert np.isnan(same["p_value"]) and same["ci_low"] == same["ci_high"] == pytest.approx(0.2)
+
+
+def test_collapse_counter():
+    from turngym.benchmarks.credit_assignment import _collapses
+
+    assert _collapses([0.1, 0.9, 1.0, 0.02, 0.5, 0.6]) == 1
+    assert _collapses([0.2]) == 0
+
+
+def test_quick_leduc_comparison_writes_paired_results(tmp_path):
     from turngym.benchmarks import credit_assignment as ca
 
     assert ca.main(["--env", "leduc", "--quick", "--seeds", "0", "1", "--methods", "grpo", "gigpo",
                     "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "credit_assignment_leduc.json").read_text())
     assert (tmp_path / "credit_assignment_leduc.png").stat().st_size > 10_000
-    assert result["metric"] == "return_mean" and set(result["aggregate"]) == {"grpo", "gigpo"}
-    for method, rows in result["aggregate"].items():
-        per_seed = result["runs"][method]
-        assert [r["iteration"] for r in rows] == [0, 1, 2] and all(r["n"] == 2 for r in rows)
-        for r in rows:  # the aggregate is the mean of the seeds' eval points, inside its band
-            vals = [dict(map(tuple, per_seed[s]))[r["iteration"]] for s in per_seed]
-            assert np.isclose(r["mean"], np.mean(vals)) and r["ci_low"] <= r["mean"] <= r["ci_high"]
-    # Same seed, same warm start: every method starts from the same evaluation.
-    assert result["aggregate"]["grpo"][0]["mean"] == result["aggregate"]["gigpo"][0]["mean"]
+    assert result["metric"] == "return_mean" and result["seeds"] == [0, 1]
+    assert "--seeds 0 1" in result["command"]
+    summary = result["summary"]
+    assert set(summary["methods"]) == {"grpo", "gigpo"} and list(summary["paired"]) == ["gigpo - grpo"]
+    runs = {(r["method"], r["seed"]): r for r in result["runs"]}
+    for method, row in summary["methods"].items():
+        assert [p["iteration"] for p in row["curve"]] == [0, 1, 2] and all(p["n"] == 2 for p in row["curve"])
+        for p in row["curve"]:  # the aggregate is the mean of the seeds' eval points, inside its band
+            vals = [q["value"] for s in (0, 1) for q in runs[(method, s)]["curve"] if q["iteration"] == p["iteration"]]
+            assert np.isclose(p["mean"], np.mean(vals)) and p["ci_low"] <= p["mean"] <= p["ci_high"]
+        assert "train/advantage_std" in row["diagnostics"]
+    # Same seed, same initial weights: every method starts from the same evaluation, so pairing is by seed.
+    for s in (0, 1):
+        assert runs[("grpo", s)]["curve"][0]["value"] == runs[("gigpo", s)]["curve"][0]["value"]
+    diff = summary["paired"]["gigpo - grpo"]["final"]
+    expected = [runs[("gigpo", s)]["curve"][-1]["value"] - runs[("grpo", s)]["curve"][-1]["value"] for s in (0, 1)]
+    assert diff["differences"] == pytest.approx(expected)
+
+
+def test_igpo_is_refused_where_the_env_has_no_gold_answers(tmp_path):
+    from turngym.benchmarks import credit_assignment as ca
+
+    with pytest.raises(SystemExit):
+        ca.main(["--env", "leduc", "--quick", "--methods", "igpo", "--out", str(tmp_path)])
