@@ -3,7 +3,7 @@
 The folders at the top of the repository install as one namespace (DESIGN §2): ``envs`` -> ``turngym.envs``,
 ``agents`` -> ``turngym.agents``, ``benchmarks`` -> ``turngym.benchmarks``, and ``turngym/`` (the version) ->
 ``turngym``. setup.cfg cannot say "every subpackage of this folder, renamed", and a hand-written list
-drifts: it once left out ``turngym.envs.dilemmas.gridworld`` and ``turngym.agents.dilemmas``, so the wheel
+drifts: it once left out ``turngym.envs.dilemmas.gridworld`` and ``turngym.agents.baselines.dilemmas``, so the wheel
 did not import (issue 12). Here ``find_packages`` walks each folder, and every non-Python file inside a
 package folder ships as its package data (tokenizer JSON, agent weights), so neither can be forgotten.
 ``tests/test_packaging.py`` checks the built wheel against the source tree.

@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from turngym.agents.cfr import ALGOS, CFRResult, plot_exploitability, solve
+from turngym.agents.baselines.cfr import ALGOS, CFRResult, plot_exploitability, solve
 
 GAMES = ("turngym/KuhnPoker-v0", "turngym/LeducHoldem-v0")
 

@@ -129,7 +129,7 @@ def writable_folder(path: Path, option: str) -> Path:
         path: The output folder.
         option: The flag that named it, for the message (``--out``, ``--cache``).
     """
-    from turngym.agents.train.checkpoint import ensure_writable_folder
+    from turngym.agents.llm.train.checkpoint import ensure_writable_folder
 
     with config_errors():
         return ensure_writable_folder(path, option)
@@ -156,7 +156,7 @@ def check_bench_out(args: list[str], is_file: bool) -> None:
     value = out_argument(args)
     if value is None or "--help" in args or "-h" in args:
         return
-    from turngym.agents.train.checkpoint import ensure_writable_folder
+    from turngym.agents.llm.train.checkpoint import ensure_writable_folder
     from turngym.envs import ConfigError
 
     path = Path(value)
@@ -382,7 +382,7 @@ def algo_slug(algo: str) -> str:
 
 def _solver_errors() -> tuple[type[BaseException], ...]:
     """Exception types of the CFR stack that mean "this env cannot be solved" (exit 2, not a crash)."""
-    from turngym.agents.gametree import GameTreeError
+    from turngym.agents.baselines.gametree import GameTreeError
 
     return (GameTreeError,)
 
@@ -410,8 +410,8 @@ def load_cfr_opponent(env_id: str, cache_dir: Path, iterations: int) -> Any:
     Returns:
         A ``TabularPolicy`` (``act(observations, infos, *, rng)``) playing the average CFR+ strategy.
     """
-    from turngym.agents.cfr import solve
-    from turngym.agents.tabular import TabularPolicy
+    from turngym.agents.baselines.cfr import solve
+    from turngym.agents.baselines.tabular import TabularPolicy
 
     err = _console(stderr=True)
     path = cache_dir / "cfr" / f"{env_id.split('/')[-1]}_{algo_slug('cfr+')}_{iterations}.json"
@@ -482,8 +482,8 @@ def solve_cmd(
 
         info = turngym.envs.env_info(env_id)
     writable_folder(out, "--out")  # before solving, not after
-    from turngym.agents.cfr import exploitability, plot_exploitability, solve
-    from turngym.agents.gametree import build_tree
+    from turngym.agents.baselines.cfr import exploitability, plot_exploitability, solve
+    from turngym.agents.baselines.gametree import build_tree
 
     with config_errors(*_solver_errors()):
         tick = time.perf_counter()
@@ -553,7 +553,7 @@ def solve_cmd(
 )
 def train_cmd(ctx: typer.Context) -> None:
     """RL training of a text policy (defaults: the tiny model, GiGPO, Leduc); `turngym train --help` lists flags."""
-    from turngym.agents.train.cli import train_main
+    from turngym.agents.llm.train.cli import train_main
 
     with config_errors(ValueError):
         status = train_main(list(ctx.args))
@@ -568,7 +568,7 @@ def train_cmd(ctx: typer.Context) -> None:
 )
 def sft_cmd(ctx: typer.Context) -> None:
     """Supervised warm start on scripted-expert trajectories; `turngym sft --help` lists flags."""
-    from turngym.agents.train.cli import sft_main
+    from turngym.agents.llm.train.cli import sft_main
 
     with config_errors(ValueError):
         status = sft_main(list(ctx.args))

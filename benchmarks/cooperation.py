@@ -7,9 +7,9 @@ by all agents, cooperation at the end of training collapses as exploration grows
 alleviate it; without parameter sharing the failure disappears.
 
 Protocol: for every method (``shared``: one SB3 DQN; ``grouped``: one SB3 DQN per block of the lattice;
-``independent``: one Q-table per agent, see ``turngym.agents.dilemmas.learners.TabularQLearners``), every
+``independent``: one Q-table per agent, see ``turngym.agents.baselines.dilemmas.learners.TabularQLearners``), every
 exploration strength (epsilon of epsilon-greedy, or Boltzmann temperature; constant during training) and
-every seed, train on one lattice in lockstep (``turngym.agents.dilemmas.train_lockstep``) and measure
+every seed, train on one lattice in lockstep (``turngym.agents.baselines.dilemmas.train_lockstep``) and measure
 
 * ``greedy``: the cooperation rate of fresh episodes played with exploration off (what the learned
   policies sustain), and
@@ -59,7 +59,7 @@ DIFFERENCES = [
 def run_sweep(methods: list[str], strengths: list[float], seeds: list[int], *, kind: str, size: int, dr: float,
               horizon: int, episodes: int, groups: int, layout: str, progress: bool = True) -> list[dict[str, Any]]:
     """Trains every (method, strength, seed) and returns one record per run."""
-    from turngym.agents.dilemmas import train_lockstep
+    from turngym.agents.baselines.dilemmas import train_lockstep
 
     jobs = [(m, s, seed) for m in methods for s in strengths for seed in seeds]
     records = []
@@ -143,7 +143,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the sweep, writes ``cooperation.json``, ``cooperation.md`` and ``cooperation.png``; prints the table."""
-    from turngym.agents.dilemmas import METHODS, DQNConfig, TabularConfig
+    from turngym.agents.baselines.dilemmas import METHODS, DQNConfig, TabularConfig
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--exploration", choices=["epsilon", "boltzmann"], default="epsilon",

@@ -105,10 +105,13 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     # Gymnasium's FrozenLake dynamics on random 4x4 maps, text grid, no warm start: the trial of issue 13.
-    "frozenlake": Preset("turngym/FrozenLake-v0", kwargs='{"size": 4}', max_turns=12, iterations=40),
+    # 12 iterations x 4 tasks x G=8 keeps one run near 4 minutes on one core, so 4 methods x 5 seeds fit 2 cores
+    # in about 40 minutes.
+    "frozenlake": Preset("turngym/FrozenLake-v0", kwargs='{"size": 4}', max_turns=12, iterations=12,
+                         tasks_per_iter=4, eval_every=4),
     # Generated 6x6 rooms with one box: longer horizons and anchors that repeat within a group.
     "sokoban": Preset("turngym/Sokoban-v0", kwargs='{"dim_room": [6, 6], "num_boxes": 1}', max_turns=20,
-                      iterations=40),
+                      iterations=12, tasks_per_iter=4, eval_every=4),
     # The embedded default run's setting (Leduc vs a random opponent, chips per hand).
     "leduc": Preset("turngym/LeducHoldem-v0", eval_kwargs="{}", metric="return_mean", iterations=30,
                     eval_episodes=1000, max_turns=16, max_new_tokens=16),
@@ -129,7 +132,7 @@ def quick(preset: Preset) -> Preset:
 
 def run_config(preset: Preset, method: str, seed: int, out: Path) -> Any:
     """The training config of one (method, seed) run: everything but the method is shared."""
-    from turngym.agents.train.config import (
+    from turngym.agents.llm.train.config import (
         AlgoConfig,
         EnvConfig,
         ModelConfig,
@@ -156,9 +159,38 @@ def run_config(preset: Preset, method: str, seed: int, out: Path) -> Any:
     )
 
 
+def cli_args(cfg: Any) -> list[str]:
+    """The ``turngym train`` flags that give ``cfg`` (every leaf field that differs from the CLI default).
+
+    ``parse_train_args(cli_args(cfg)) == cfg`` (tested), so each run of the benchmark can be repeated alone with
+    the command recorded next to its results.
+    """
+    import dataclasses
+
+    from turngym.agents.llm.train.config import TrainConfig
+
+    def walk(obj: Any, default: Any, prefix: str) -> list[str]:
+        out: list[str] = []
+        for f in dataclasses.fields(obj):
+            value, base = getattr(obj, f.name), getattr(default, f.name)
+            flag = "--" + prefix + f.name.replace("_", "-")
+            if dataclasses.is_dataclass(value):
+                out += walk(value, base, prefix + f.name + ".")
+            elif value != base:
+                if isinstance(value, bool):
+                    out.append(flag if value else "--" + prefix + "no-" + f.name.replace("_", "-"))
+                elif isinstance(value, tuple | list):
+                    out += [flag, *map(str, value)]
+                else:
+                    out += [flag, "None" if value is None else str(value)]
+        return out
+
+    return walk(cfg, TrainConfig(), "")
+
+
 def run_one(preset: Preset, method: str, seed: int, runs: Path) -> dict[str, Any]:
     """Trains one (method, seed) run in this process and returns its curve and diagnostics."""
-    from turngym.agents.train.loop import train
+    from turngym.agents.llm.train.loop import train
 
     cfg = run_config(preset, method, seed, runs / f"{method}-seed{seed}")
     started = time.perf_counter()
@@ -170,7 +202,7 @@ def run_one(preset: Preset, method: str, seed: int, runs: Path) -> dict[str, Any
              for r in result.history if metric in r]
     diag = {k: [float(r[k]) for r in result.history if k in r] for k in DIAGNOSTICS}
     return {"method": method, "seed": seed, "curve": curve, "diagnostics": {k: v for k, v in diag.items() if v},
-            "seconds": time.perf_counter() - started}
+            "seconds": time.perf_counter() - started, "command": "turngym train " + shlex.join(cli_args(cfg))}
 
 
 def _run_job(job: tuple[Preset, str, int, str]) -> dict[str, Any]:
@@ -245,8 +277,11 @@ def _collapses(success: Sequence[float], drop: float = 0.5) -> int:
     return int((s[:-1] - s[1:] > drop).sum()) if s.size > 1 else 0
 
 
-def plot(summary: dict[str, Any], path: Path, title: str, ylabel: str) -> None:
-    """Left: held-out metric vs iteration (mean, 95% t-band). Right: per-seed paired differences."""
+def plot(summary: dict[str, Any], path: Path, title: str, ylabel: str, rate: bool = True) -> None:
+    """Left: held-out metric vs iteration (mean, 95% t-band over seeds; clipped to [0, 1] for a rate).
+
+    Right: the per-seed paired differences of the final held-out value, their mean and bootstrap 95% CI.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -256,7 +291,10 @@ def plot(summary: dict[str, Any], path: Path, title: str, ylabel: str) -> None:
     for method, row in summary["methods"].items():
         x = [p["iteration"] for p in row["curve"]]
         ax.plot(x, [p["mean"] for p in row["curve"]], "o-", label=method)
-        ax.fill_between(x, [p["ci_low"] for p in row["curve"]], [p["ci_high"] for p in row["curve"]], alpha=0.15)
+        lo, hi = [p["ci_low"] for p in row["curve"]], [p["ci_high"] for p in row["curve"]]
+        if rate:  # a success rate lives in [0, 1]; the t-band over 5 seeds does not know that
+            lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+        ax.fill_between(x, lo, hi, alpha=0.15)
     ax.set_xlabel("RL iteration")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -272,7 +310,7 @@ def plot(summary: dict[str, Any], path: Path, title: str, ylabel: str) -> None:
     bx.axvline(0.0, color="k", lw=0.8)
     bx.set_yticks(range(len(names)), [f"{n}\np={summary['paired'][n]['final']['p_value']:.2g}" for n in names],
                   fontsize=8)
-    bx.set_xlabel("final held-out difference per seed (dots), mean and bootstrap 95% CI")
+    bx.set_xlabel("final held-out difference per seed (dots);\nmean and bootstrap 95% CI (diamond)")
     bx.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -298,6 +336,24 @@ def print_table(summary: dict[str, Any], metric: str) -> None:
               f"{t['wins']}/{t['losses']}")
 
 
+def _title(preset: Preset, seeds: Sequence[int]) -> tuple[str, str]:
+    ylabel = "held-out " + ("chips per hand" if preset.metric == "return_mean" else "success rate")
+    title = (f"{preset.env_id}, tiny model, {len(seeds)} seeds, {preset.iterations} it x "
+             f"{preset.tasks_per_iter} tasks x G={preset.group_size}")
+    return title, ylabel
+
+
+def replot(out: Path, env: str) -> int:
+    """Redraws ``credit_assignment_<env>.png`` and reprints the tables from the JSON a run wrote."""
+    stem = f"credit_assignment_{env}"
+    result = json.loads((out / f"{stem}.json").read_text())
+    preset = Preset(**{k: tuple(v) if isinstance(v, list) else v for k, v in result["preset"].items()})
+    title, ylabel = _title(preset, result["seeds"])
+    plot(result["summary"], out / f"{stem}.png", title, ylabel, rate=preset.metric == "success_rate")
+    print_table(result["summary"], preset.metric)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the comparison and writes JSON + PNG; prints the tables."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -310,7 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a tiny budget (smoke check)")
     ap.add_argument("--out", type=Path, default=Path("runs/credit_assignment"))
     ap.add_argument("--runs", type=Path, default=None, help="run folders (default: <out>/runs-<env>)")
+    ap.add_argument("--replot", action="store_true", help="redraw the PNG and table from the JSON in --out")
     args = ap.parse_args(argv)
+    if args.replot:
+        return replot(args.out, args.env)
     preset = PRESETS[args.env]
     if args.quick:
         preset = quick(preset)
@@ -344,10 +403,8 @@ def main(argv: list[str] | None = None) -> int:
               "seconds": time.perf_counter() - started}
     stem = f"credit_assignment_{args.env}"
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2))
-    ylabel = "held-out " + ("chips per hand" if preset.metric == "return_mean" else "success rate")
-    title = (f"{preset.env_id}, tiny model, {len(args.seeds)} seeds, {preset.iterations} it x "
-             f"{preset.tasks_per_iter} tasks x G={preset.group_size}")
-    plot(summary, args.out / f"{stem}.png", title, ylabel)
+    title, ylabel = _title(preset, args.seeds)
+    plot(summary, args.out / f"{stem}.png", title, ylabel, rate=preset.metric == "success_rate")
     print_table(summary, preset.metric)
     print(f"wrote {args.out / (stem + '.json')} and {args.out / (stem + '.png')} in {result['seconds']:.0f} s")
     return 0

@@ -4,7 +4,7 @@ Protocol, run per ruleset (``standard``, ``paper`` or both):
 
 1. The four heuristics (Aggressive, Conservative, Balanced, Opportunistic), 4 players.
 2. MCTS vs ISMCTS, 2 players.
-3. DQN vs PPO, 2 players (the shipped Stable-Baselines3 models, ``turngym.agents.dhumbal.learned``).
+3. DQN vs PPO, 2 players (the shipped Stable-Baselines3 models, ``turngym.agents.baselines.dhumbal.learned``).
 4. Championship, one agent per category: Aggressive, ISMCTS, PPO, Random, 4 players, 1,024 rounds.
 
 Every round is one episode (``rounds=1``, so seat 0 leads in both rulesets); the seat assignment rotates
@@ -77,7 +77,7 @@ PUBLISHED: dict[str, dict[str, dict[str, float | None]]] = {
 def _make_agents(names: Sequence[str], seeds: Sequence[int], agent_kwargs: dict[str, dict[str, Any]],
                  env: Any) -> list[Any]:
     """One agent per name (search agents bound to ``env``), each with its own seed."""
-    from turngym.agents.dhumbal import make_agent
+    from turngym.agents.baselines.dhumbal import make_agent
 
     agents = []
     for name, seed in zip(names, seeds, strict=True):

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from turngym.agents.batch import TurnBatch
-from turngym.agents.estimators import ESTIMATORS
-from turngym.agents.estimators.reference import REFERENCES
+from turngym.agents.llm.batch import TurnBatch
+from turngym.agents.llm.estimators import ESTIMATORS
+from turngym.agents.llm.estimators.reference import REFERENCES
 
 
 def synthetic_batch(turns: int, seed: int = 0, group_size: int = 8, keys: int = 50_000) -> TurnBatch:

@@ -35,7 +35,7 @@ QWEN2_05B = dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14, 
 
 def build_model(name: str, seed: int, device: str) -> tuple[Any, Any]:
     """A randomly initialized model (``qwen2-0.5b`` or ``tiny``) and the shipped tokenizer."""
-    from turngym.agents.policies.tiny import load_tiny_tokenizer, make_tiny_model
+    from turngym.agents.llm.policies.tiny import load_tiny_tokenizer, make_tiny_model
 
     tok = load_tiny_tokenizer()
     if name == "tiny":
@@ -63,13 +63,13 @@ def reward_fn(texts: list[str]) -> list[float]:
 def run_turngym(model: Any, tok: Any, prompts: list, group: int, new_tokens: int, micro: int, lr: float,
                 device: str, iterations: int = 2) -> dict[str, float]:
     """Times GRPO iterations of turngym's pipeline (generate -> grpo -> token batch -> PPO update)."""
-    from turngym.agents.batch import TurnBatch
-    from turngym.agents.estimators import estimate
-    from turngym.agents.policies.lm import LMPolicy
-    from turngym.agents.rollout import Episode, Turn
-    from turngym.agents.train.config import AlgoConfig, OptimConfig
-    from turngym.agents.train.tensors import build_token_batch
-    from turngym.agents.train.update import UpdateInputs, build_loss, ppo_update
+    from turngym.agents.llm.batch import TurnBatch
+    from turngym.agents.llm.estimators import estimate
+    from turngym.agents.llm.policies.lm import LMPolicy
+    from turngym.agents.llm.rollout import Episode, Turn
+    from turngym.agents.llm.train.config import AlgoConfig, OptimConfig
+    from turngym.agents.llm.train.tensors import build_token_batch
+    from turngym.agents.llm.train.update import UpdateInputs, build_loss, ppo_update
 
     policy = LMPolicy(model, tok, temperature=1.0, max_new_tokens=new_tokens, device=device, seed=0,
                       batch_size=len(prompts) * group, max_batch_tokens=10**9)

@@ -7,7 +7,7 @@ together), equality (1 - Gini of the returns), sustainability (mean time of the 
 
 Protocol, per seed ``s`` of ``--seed .. --seed + --seeds - 1``:
 
-1. Train one PPO policy shared by every player (``turngym.agents.dilemmas.harvest.train_harvest_ppo``:
+1. Train one PPO policy shared by every player (``turngym.agents.baselines.dilemmas.harvest.train_harvest_ppo``:
    SuperSuit's PettingZoo -> SB3 conversion) for ``--timesteps`` agent-steps; the training games, the
    weights and PPO's sampling all come from ``s``.
 2. Evaluate it and the random players on the *same* ``--episodes`` evaluation episodes (reset seeds drawn
@@ -86,7 +86,7 @@ def run_seed(seed: int, *, timesteps: int, episodes: int, env_kwargs: dict[str, 
         ``{"seed", "eval_seed", "ppo": {metric: mean, "per_episode": [...]}, "random": {...},
         "train_s", "eval_s"}``.
     """
-    from turngym.agents.dilemmas.harvest import evaluate_harvest, ppo_act, train_harvest_ppo
+    from turngym.agents.baselines.dilemmas.harvest import evaluate_harvest, ppo_act, train_harvest_ppo
 
     t0 = time.perf_counter()
     model = train_harvest_ppo(timesteps, seed=seed, num_copies=num_copies, n_steps=n_steps, batch_size=batch_size,
@@ -101,14 +101,14 @@ def run_seed(seed: int, *, timesteps: int, episodes: int, env_kwargs: dict[str, 
 
 def evaluate_random(seed: int, episodes: int, env_kwargs: dict[str, Any]) -> dict[str, Any]:
     """The random players' social outcomes on the evaluation episodes of training seed ``seed``."""
-    from turngym.agents.dilemmas.harvest import evaluate_harvest, random_act
+    from turngym.agents.baselines.dilemmas.harvest import evaluate_harvest, random_act
 
     return _trim(evaluate_harvest(random_act, episodes, seed=eval_seed(seed), **env_kwargs))
 
 
 def _trim(result: dict[str, Any]) -> dict[str, Any]:
     """``evaluate_harvest``'s result without the per-episode stds (recomputable from ``per_episode``)."""
-    from turngym.agents.dilemmas.harvest import METRICS
+    from turngym.agents.baselines.dilemmas.harvest import METRICS
 
     return {**{k: result[k] for k in METRICS}, "per_episode": result["per_episode"]}
 
@@ -144,7 +144,7 @@ def paired_comparison(a: list[float], b: list[float]) -> dict[str, Any]:
 
 def summarize(runs: list[dict[str, Any]], horizon: int, players: int) -> dict[str, Any]:
     """Per metric: each agent's mean and clipped 95% t-CI over seeds, and the paired comparison."""
-    from turngym.agents.dilemmas.harvest import METRICS
+    from turngym.agents.baselines.dilemmas.harvest import METRICS
 
     summary: dict[str, Any] = {}
     for m in METRICS:

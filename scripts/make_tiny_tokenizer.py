@@ -1,4 +1,4 @@
-"""Builds the shipped tiny tokenizer (``turngym/agents/policies/assets/tiny_tokenizer*.json``).
+"""Builds the shipped tiny tokenizer (``turngym/agents/llm/policies/assets/tiny_tokenizer*.json``).
 
 A byte-level BPE (every string, binary junk included, encodes without error) trained with ``tokenizers``
 on text the suite itself produces: scripted-expert tool-use episodes (``expert_trajectories``) of

@@ -1,7 +1,7 @@
 """The wheel holds every package and data file, and imports without the checkout (issue 12, item 5).
 
 The wheel is built from the files git would commit (a copy of the tree, as a clean clone has it). On main
-the hand-written package list left out ``turngym.envs.dilemmas.gridworld`` and ``turngym.agents.dilemmas``:
+the hand-written package list left out ``turngym.envs.dilemmas.gridworld`` and ``turngym.agents.baselines.dilemmas``:
 the wheel lacked them and ``import turngym.envs`` failed from it; there was no ``turngym.__version__``.
 
 Run as a script, this file is the import walk ``.ci/run`` uses on a wheel installed into a clean virtualenv:

@@ -7,7 +7,7 @@ from turngym.envs.core.registry import EnvInfo, register_env
 
 #: The SFT expert of the two-player zero-sum games: a CFR+ strategy. The string names agent code (the solver is
 #: a baseline agent), imported only when a trainer asks for the expert, never by ``import turngym.envs``.
-CFR_EXPERT = "turngym.agents.experts:cfr_expert"
+CFR_EXPERT = "turngym.agents.baselines.experts:cfr_expert"
 
 register_env(EnvInfo("turngym/KuhnPoker-v0", "cards", KuhnPokerEnv, aec=KuhnPokerAEC,
                      modes=("text", "vector"), summary="Kuhn poker, 2 players (OpenSpiel rules)", expert=CFR_EXPERT))

@@ -12,7 +12,7 @@ import pytest
 
 import turngym.envs  # noqa: F401  (registers the ids)
 from turngym.agents import CFRSolver, TabularPolicy, build_tree, exploitability, game_value, solve
-from turngym.agents.cfr import (
+from turngym.agents.baselines.cfr import (
     _accumulate,
     best_response,
     nash_conv,
@@ -20,7 +20,7 @@ from turngym.agents.cfr import (
     policy_from_strategy,
     strategy_from_policy,
 )
-from turngym.agents.gametree import CHANCE, PLAYER, TERMINAL, GameTreeError, build_tree_from_env
+from turngym.agents.baselines.gametree import CHANCE, PLAYER, TERMINAL, GameTreeError, build_tree_from_env
 from turngym.envs import RandomLegalAgent, make_aec
 
 KUHN = "turngym/KuhnPoker-v0"

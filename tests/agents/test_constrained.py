@@ -22,8 +22,7 @@ import torch
 pytest.importorskip("transformers")
 
 import turngym.envs  # noqa: E402,F401  (registers the turngym/... ids)
-from turngym.agents.envpool import make_pool  # noqa: E402
-from turngym.agents.policies import (  # noqa: E402
+from turngym.agents.llm.policies import (  # noqa: E402
     AllowedTokens,
     Generation,
     LMPolicy,
@@ -33,10 +32,11 @@ from turngym.agents.policies import (  # noqa: E402
     make_tiny_model,
     restricted_logprobs,
 )
-from turngym.agents.rollout import Episode, RolloutSettings, Turn, collect  # noqa: E402
-from turngym.agents.train.config import AlgoConfig, EnvConfig, OptimConfig  # noqa: E402
-from turngym.agents.train.tensors import build_token_batch  # noqa: E402
-from turngym.agents.train.update import UpdateInputs, build_loss, ppo_update, reference_logprobs  # noqa: E402
+from turngym.agents.llm.rollout import Episode, RolloutSettings, Turn, collect  # noqa: E402
+from turngym.agents.llm.train.config import AlgoConfig, EnvConfig, OptimConfig  # noqa: E402
+from turngym.agents.llm.train.tensors import build_token_batch  # noqa: E402
+from turngym.agents.llm.train.update import UpdateInputs, build_loss, ppo_update, reference_logprobs  # noqa: E402
+from turngym.envs.pool import make_pool  # noqa: E402
 
 LEDUC_WORDS = {"call", "raise", "fold", "check"}
 #: Multi-token choices with shared prefixes: forced steps (one allowed id), branching steps and eos.

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from turngym.agents.dhumbal import (
+from turngym.agents.baselines.dhumbal import (
     AGENTS,
     AggressiveAgent,
     BalancedAgent,
@@ -23,7 +23,7 @@ from turngym.agents.dhumbal import (
     determinize,
     make_agent,
 )
-from turngym.agents.dhumbal.heuristics import decode_text, decode_vector
+from turngym.agents.baselines.dhumbal.heuristics import decode_text, decode_vector
 from turngym.envs.cards.dhumbal import DhumbalAEC, DhumbalEnv
 from turngym.envs.cards.dhumbal_cards import (
     DISCARD_ACTION,
@@ -276,7 +276,7 @@ def redeal_hidden(env: DhumbalAEC, observer: int, seed: int) -> bytes:
     data = json.loads(env.get_state())
     g = data["session"]["game"]
     state = env.session.state
-    from turngym.agents.dhumbal.search import known_held
+    from turngym.agents.baselines.dhumbal.search import known_held
 
     known = known_held(state, len(g["hands"]))
     pool = sorted(g["deck"] + [x for q, h in enumerate(g["hands"]) if q != observer for x in h
@@ -370,7 +370,7 @@ def test_search_beats_random_two_players(name: str) -> None:
 
 
 def test_random_agent_with_the_studys_call_coin_flip():
-    from turngym.agents.dhumbal import RandomAgent
+    from turngym.agents.baselines.dhumbal import RandomAgent
 
     env = DhumbalAEC(num_players=2, obs_mode="vector")
     # Play low-discarding moves (Conservative's rules) until a decision where jhyap is legal among others.

@@ -9,8 +9,8 @@ import torch
 
 pytest.importorskip("sb3_contrib")
 
-from turngym.agents.dhumbal import make_agent  # noqa: E402
-from turngym.agents.dhumbal.learned import (  # noqa: E402
+from turngym.agents.baselines.dhumbal import make_agent  # noqa: E402
+from turngym.agents.baselines.dhumbal.learned import (  # noqa: E402
     MASKED_Q,
     TRAINING_TABLES,
     LearnedAgent,

@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy import stats
 
-from turngym.agents.dilemmas import (
+from turngym.agents.baselines.dilemmas import (
     DQNConfig,
     SB3DQNLearner,
     TabularConfig,
@@ -229,7 +229,7 @@ HARVEST = {"horizon": 40}
 
 
 def test_harvest_vec_env_is_seeded_and_has_one_slot_per_player():
-    from turngym.agents.dilemmas.harvest import make_harvest_vec_env
+    from turngym.agents.baselines.dilemmas.harvest import make_harvest_vec_env
 
     a, b = make_harvest_vec_env(2, seed=1, **HARVEST), make_harvest_vec_env(2, seed=1, **HARVEST)
     assert a.num_envs == 10 and a.observation_space.shape == (605,) and a.action_space.n == 8
@@ -242,7 +242,13 @@ def test_harvest_vec_env_is_seeded_and_has_one_slot_per_player():
 def test_harvest_ppo_trains_through_supersuit_and_reports_social_metrics():
     from stable_baselines3 import PPO
 
-    from turngym.agents.dilemmas.harvest import METRICS, evaluate_harvest, ppo_act, random_act, train_harvest_ppo
+    from turngym.agents.baselines.dilemmas.harvest import (
+        METRICS,
+        evaluate_harvest,
+        ppo_act,
+        random_act,
+        train_harvest_ppo,
+    )
 
     model = train_harvest_ppo(320, seed=0, num_copies=1, n_steps=32, batch_size=80, **HARVEST)
     assert isinstance(model, PPO) and model.num_timesteps >= 320 and model.get_env().num_envs == 5

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 import turngym.envs  # noqa: F401  (registers the ids)
-from turngym.agents.envpool import (
+from turngym.envs.core.errors import ConfigError, UnknownEnvError
+from turngym.envs.core.registry import make
+from turngym.envs.pool import (
     EnvPool,
     InProcessPool,
     RayPool,
@@ -22,8 +24,6 @@ from turngym.agents.envpool import (
     WorkerError,
     make_pool,
 )
-from turngym.envs.core.errors import ConfigError, UnknownEnvError
-from turngym.envs.core.registry import make
 
 LEDUC = "turngym/LeducHoldem-v0"
 LEDUC_KW = {"opponents": ["random"], "obs_mode": "text"}

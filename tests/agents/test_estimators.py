@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from turngym.agents.batch import TurnBatch, encode_keys
-from turngym.agents.estimators import (
+from turngym.agents.llm.batch import TurnBatch, encode_keys
+from turngym.agents.llm.estimators import (
     ESTIMATORS,
     estimate,
     gae,
@@ -27,7 +27,7 @@ from turngym.agents.estimators import (
     rloo,
     value_targets,
 )
-from turngym.agents.estimators.reference import REFERENCES
+from turngym.agents.llm.estimators.reference import REFERENCES
 from turngym.envs.core.errors import ConfigError
 
 
@@ -149,7 +149,7 @@ def test_mars_known_answer():
 
 
 def test_mars_single_role_metrics():
-    from turngym.agents.estimators import estimator_metrics
+    from turngym.agents.llm.estimators import estimator_metrics
 
     one = make_batch([{"id": 0, "group": 0, "rewards": [0.0, 1.0]}, {"id": 1, "group": 0, "rewards": [2.0]}])
     assert estimator_metrics("mars", one) == {"roles": 1.0, "single_role": 1.0}
@@ -367,7 +367,7 @@ def test_long_episode_uses_bucketed_scan_and_matches_reference():
 
 
 def test_dense_codes_matches_unique():
-    from turngym.agents.estimators._segments import dense_codes
+    from turngym.agents.llm.estimators._segments import dense_codes
 
     rng = np.random.default_rng(11)
     for key in (rng.integers(0, 50, size=200), rng.integers(-5, 5, size=50), np.array([2**61, 3, 2**61])):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 import turngym.envs  # noqa: F401  (registers the ids)
-from turngym.agents.envpool import make_pool
-from turngym.agents.policies.tiny import build_policy
-from turngym.agents.rollout import RolloutSettings
+from turngym.agents.llm.policies.tiny import build_policy
+from turngym.agents.llm.rollout import RolloutSettings
+from turngym.agents.llm.train.config import EnvConfig
+from turngym.agents.llm.train.evaluate import evaluate
 from turngym.agents.stats import mean_ci, rate_ci
-from turngym.agents.train.config import EnvConfig
-from turngym.agents.train.evaluate import evaluate
+from turngym.envs.pool import make_pool
 
 SEEDS = list(range(100, 104))
 

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 import turngym.envs as te
-from turngym.agents.envpool import make_pool
-from turngym.agents.policies.base import Message
-from turngym.agents.policies.tiny import build_policy
-from turngym.agents.rollout import RolloutSettings, collect, gold_answer_method, score_answers
+from turngym.agents.llm.policies.base import Message
+from turngym.agents.llm.policies.tiny import build_policy
+from turngym.agents.llm.rollout import RolloutSettings, collect, gold_answer_method, score_answers
 from turngym.envs.core.errors import ConfigError
+from turngym.envs.pool import make_pool
 from turngym.envs.tooluse.base import Task
 from turngym.envs.tooluse.env import ToolUseEnv
 from turngym.envs.tooluse.rewards import normalize_answer

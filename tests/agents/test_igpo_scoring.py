@@ -18,12 +18,11 @@ import pytest
 import torch
 
 import turngym.envs as te
-from turngym.agents.envpool import make_pool
-from turngym.agents.estimators import info_gain
-from turngym.agents.policies.base import Generation, Message
-from turngym.agents.policies.lm import forward_logprobs
-from turngym.agents.policies.tiny import build_policy
-from turngym.agents.rollout import (
+from turngym.agents.llm.estimators import info_gain
+from turngym.agents.llm.policies.base import Generation, Message
+from turngym.agents.llm.policies.lm import forward_logprobs
+from turngym.agents.llm.policies.tiny import build_policy
+from turngym.agents.llm.rollout import (
     RolloutSettings,
     answer_tokens,
     collect,
@@ -33,6 +32,7 @@ from turngym.agents.rollout import (
 )
 from turngym.envs.core.errors import ConfigError
 from turngym.envs.core.registry import EnvInfo, answer_affixes
+from turngym.envs.pool import make_pool
 
 ENV = "turngym/ToolQA-v0"
 KWARGS = {"difficulty": 1, "format": "plain", "max_turns": 6}

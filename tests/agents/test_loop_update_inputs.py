@@ -17,12 +17,12 @@ import pytest
 import torch
 
 import turngym.envs  # noqa: F401  (registers the ids)
-from turngym.agents.estimators import estimate, gae
-from turngym.agents.rollout import collect
-from turngym.agents.train.config import AlgoConfig, EnvConfig, ModelConfig, OptimConfig, RolloutConfig, TrainConfig
-from turngym.agents.train.loop import _Run, train_seeds
-from turngym.agents.train.rollout_batch import build_rollout_batch
-from turngym.agents.train.update import reference_logprobs
+from turngym.agents.llm.estimators import estimate, gae
+from turngym.agents.llm.rollout import collect
+from turngym.agents.llm.train.config import AlgoConfig, EnvConfig, ModelConfig, OptimConfig, RolloutConfig, TrainConfig
+from turngym.agents.llm.train.loop import _Run, train_seeds
+from turngym.agents.llm.train.rollout_batch import build_rollout_batch
+from turngym.agents.llm.train.update import reference_logprobs
 
 
 def small_config(tmp_path: Path, algo: AlgoConfig) -> TrainConfig:

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from turngym.agents.losses import (
+from turngym.agents.llm.losses import (
     EntropyControl,
     KLPenalty,
     PhaseSchedule,
@@ -14,7 +14,7 @@ from turngym.agents.losses import (
     TurnPPO,
     ValueLoss,
 )
-from turngym.agents.losses.registry import (
+from turngym.agents.llm.losses.registry import (
     LOSSES,
     build_loss,
     get_loss,
@@ -22,7 +22,7 @@ from turngym.agents.losses.registry import (
     phase_schedule,
     register_loss,
 )
-from turngym.agents.train.config import AlgoConfig
+from turngym.agents.llm.train.config import AlgoConfig
 from turngym.envs.core.errors import ConfigError
 
 

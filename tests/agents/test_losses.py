@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from turngym.agents.losses import (
+from turngym.agents.llm.losses import (
     CompositeLoss,
     EntropyControl,
     KLPenalty,

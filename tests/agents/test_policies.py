@@ -17,7 +17,7 @@ import torch
 pytest.importorskip("transformers")
 
 import turngym.envs  # noqa: E402,F401  (registers the turngym/... ids)
-from turngym.agents.policies import (  # noqa: E402
+from turngym.agents.llm.policies import (  # noqa: E402
     AllowedTokens,
     Generation,
     LMPolicy,
@@ -32,7 +32,7 @@ from turngym.agents.policies import (  # noqa: E402
     sanitize_text,
     tiny_config,
 )
-from turngym.agents.policies.lm import cache_argument  # noqa: E402
+from turngym.agents.llm.policies.lm import cache_argument  # noqa: E402
 from turngym.envs.core.errors import ConfigError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 import turngym.envs  # noqa: F401  (registers the ids)
-from turngym.agents.envpool import make_pool
-from turngym.agents.policies.tiny import build_policy
-from turngym.agents.rollout import RolloutSettings, collect, to_turn_batch
-from turngym.agents.train.rollout_batch import RolloutBatch, build_rollout_batch
-from turngym.agents.train.tensors import build_token_batch
+from turngym.agents.llm.policies.tiny import build_policy
+from turngym.agents.llm.rollout import RolloutSettings, collect, to_turn_batch
+from turngym.agents.llm.train.rollout_batch import RolloutBatch, build_rollout_batch
+from turngym.agents.llm.train.tensors import build_token_batch
+from turngym.envs.pool import make_pool
 
 LEDUC = {"obs_mode": "text", "opponents": ["random"], "seat": "random"}
 

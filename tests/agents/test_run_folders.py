@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import turngym.envs  # noqa: F401  (registers the ids)
-from turngym.agents.train.checkpoint import (
+from turngym.agents.llm.train.checkpoint import (
     CheckpointError,
     checkpoint_path,
     latest_checkpoint,
@@ -23,7 +23,7 @@ from turngym.agents.train.checkpoint import (
     save_checkpoint,
     validate_checkpoint,
 )
-from turngym.agents.train.config import (
+from turngym.agents.llm.train.config import (
     AlgoConfig,
     EnvConfig,
     ModelConfig,
@@ -33,7 +33,7 @@ from turngym.agents.train.config import (
     load_config,
     resume_differences,
 )
-from turngym.agents.train.loop import train
+from turngym.agents.llm.train.loop import train
 from turngym.envs.core.errors import ConfigError
 
 
@@ -267,6 +267,9 @@ def test_broken_checkpoint_files_are_a_clear_error(finished_run, tmp_path, damag
     ({"model": ModelConfig(max_new_tokens=0)}, "model.max_new_tokens"),
     ({"eval_temperature": math.inf}, "eval_temperature"),
     ({"optim": OptimConfig(lr=math.nan)}, "optim.lr"),
+    ({"optim": OptimConfig(target_kl=0.0)}, "optim.target_kl"),
+    ({"algo": AlgoConfig(epo_kappa_low=1.0, epo_kappa_high=0.5)}, "algo.epo_kappa_high"),
+    ({"algo": AlgoConfig(epo_kappa_low=-1.0)}, "algo.epo_kappa_low"),
     ({"env": EnvConfig(kwargs='{"obs_mode": "vector"}')}, "obs_mode"),
     ({"env": EnvConfig(eval_kwargs='{"obs_mode": "vector"}')}, "obs_mode"),
     ({"env": EnvConfig(env_id="turngym/LeducHoldm-v0")}, "LeducHoldem"),

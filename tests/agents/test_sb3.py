@@ -14,7 +14,7 @@ from stable_baselines3 import DQN, PPO  # noqa: E402
 from stable_baselines3.common.env_checker import check_env as sb3_check_env  # noqa: E402
 
 import turngym.envs  # noqa: E402
-from turngym.agents.sb3 import SB3Policy, evaluate, make_masked_env, train_maskable_ppo  # noqa: E402
+from turngym.agents.baselines.sb3 import SB3Policy, evaluate, make_masked_env, train_maskable_ppo  # noqa: E402
 
 VECTOR_IDS = [i.id for i in turngym.envs.list_envs() if i.single and "vector" in i.modes]
 LEDUC = "turngym/LeducHoldem-v0"

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 import turngym.envs  # noqa: F401
-from turngym.agents.policies.tiny import build_policy
-from turngym.agents.train.sft import _episode_examples, expert_examples, expert_seeds, supervised_finetune
+from turngym.agents.llm.policies.tiny import build_policy
+from turngym.agents.llm.train.sft import _episode_examples, expert_examples, expert_seeds, supervised_finetune
 from turngym.envs.core.errors import ConfigError
 from turngym.envs.core.registry import EnvInfo, make, register_env, unregister_env
 from turngym.envs.tooluse.trajectories import expert_trajectories
@@ -77,7 +77,7 @@ def test_tool_use_examples_equal_the_scripted_trajectories(env_id):
                                     pytest.param("turngym/LeducHoldem-v0", marks=pytest.mark.slow)])
 def test_card_game_examples_are_what_the_cfr_policy_plays(env_id):
     """Every reply is the CFR+ policy's sample at that state, with the policy's RNG seeded by ``seed``."""
-    from turngym.agents.cfr import solve
+    from turngym.agents.baselines.cfr import solve
 
     seed, kwargs = 3, {"opponents": ["random"], "seat": "random"}
     policy = solve(env_id, 300, progress=False, seed=seed).policy

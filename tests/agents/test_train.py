@@ -12,13 +12,12 @@ import pytest
 import torch
 
 import turngym.envs  # noqa: F401  (registers the ids)
-from turngym.agents.envpool import make_pool
-from turngym.agents.estimators import ESTIMATORS
-from turngym.agents.policies.lm import forward_logprobs
-from turngym.agents.policies.tiny import build_policy
-from turngym.agents.rollout import RolloutSettings, collect, format_prompt, to_turn_batch
-from turngym.agents.train.checkpoint import load_checkpoint
-from turngym.agents.train.config import (
+from turngym.agents.llm.estimators import ESTIMATORS
+from turngym.agents.llm.policies.lm import forward_logprobs
+from turngym.agents.llm.policies.tiny import build_policy
+from turngym.agents.llm.rollout import RolloutSettings, collect, format_prompt, to_turn_batch
+from turngym.agents.llm.train.checkpoint import load_checkpoint
+from turngym.agents.llm.train.config import (
     AlgoConfig,
     EnvConfig,
     ModelConfig,
@@ -27,9 +26,10 @@ from turngym.agents.train.config import (
     TrainConfig,
     load_config,
 )
-from turngym.agents.train.loop import eval_seeds, train, train_seeds
-from turngym.agents.train.tensors import build_token_batch
+from turngym.agents.llm.train.loop import eval_seeds, train, train_seeds
+from turngym.agents.llm.train.tensors import build_token_batch
 from turngym.envs.core.errors import ConfigError
+from turngym.envs.pool import make_pool
 
 LEDUC = EnvConfig()
 TOOLQA = EnvConfig(env_id="turngym/ToolQA-v0", kwargs='{"difficulty": 1, "format": "plain", "max_turns": 3}',
@@ -218,7 +218,7 @@ def test_train_cli_igpo_on_an_env_without_gold_answers_is_a_config_error(tmp_pat
     # check existed before this change, by the estimator's name-free requirement; this pins it through the CLI.)
     from typer.testing import CliRunner
 
-    import turngym.agents.train.loop as loop
+    import turngym.agents.llm.train.loop as loop
     from turngym.benchmarks.cli import app
 
     def no_model(*args, **kwargs):
@@ -235,8 +235,8 @@ def test_train_cli_igpo_on_an_env_without_gold_answers_is_a_config_error(tmp_pat
 def test_requirements_are_checked_by_what_is_declared_not_by_name(tmp_path, monkeypatch):
     # An estimator registered under a new name that declares "score" is refused on Leduc the same way, and a
     # requirement the trainer cannot supply is named: the loop holds no estimator names.
-    from turngym.agents.estimators import registry
-    from turngym.agents.train.requirements import check_requirements
+    from turngym.agents.llm.estimators import registry
+    from turngym.agents.llm.train.requirements import check_requirements
 
     monkeypatch.setitem(registry.ESTIMATORS, "my-igpo", registry.ESTIMATORS["grpo"])
     monkeypatch.setitem(registry.REQUIRES, "my-igpo", frozenset({"score"}))

@@ -12,12 +12,12 @@ import logging
 import pytest
 import torch
 
-from turngym.agents.losses import CompositeLoss, PPOClip
-from turngym.agents.policies.lm import forward_logprobs
-from turngym.agents.policies.tiny import make_tiny_model
-from turngym.agents.train.config import AlgoConfig, OptimConfig
-from turngym.agents.train.tensors import TokenBatch
-from turngym.agents.train.update import UpdateInputs, ppo_update
+from turngym.agents.llm.losses import CompositeLoss, PPOClip
+from turngym.agents.llm.policies.lm import forward_logprobs
+from turngym.agents.llm.policies.tiny import make_tiny_model
+from turngym.agents.llm.train.config import AlgoConfig, OptimConfig
+from turngym.agents.llm.train.tensors import TokenBatch
+from turngym.agents.llm.train.update import UpdateInputs, ppo_update
 
 ROWS, LENGTH, COMPLETION = 8, 8, 3
 
@@ -61,7 +61,7 @@ def test_nonfinite_loss_skips_the_step_and_leaves_parameters_unchanged(model_and
     model, tb = model_and_batch
     adv = torch.ones(ROWS)
     adv[3] = float("nan")
-    with caplog.at_level(logging.WARNING, logger="turngym.agents.train.update"):
+    with caplog.at_level(logging.WARNING, logger="turngym.agents.llm.train.update"):
         m = _run(model, tb, adv, OptimConfig(epochs=2, minibatch_size=ROWS, target_kl=None))
     assert m["_changed"] == 0.0 and m["_adam_state"] == 0.0  # parameters and optimizer state untouched
     assert m["skipped_nonfinite"] == 2.0 and m["steps"] == 0.0 and m["epochs_done"] == 2.0
@@ -95,9 +95,17 @@ def test_small_steps_run_every_epoch_and_bad_target_kl_is_rejected(model_and_bat
         _run(model, tb, torch.zeros(ROWS), OptimConfig(target_kl=0.0))
 
 
+def test_logged_loss_is_the_sum_of_the_terms_once(model_and_batch):
+    # The composite loss reports its own total as "loss"; ppo_update used to add it to the loss it had
+    # already counted, so train/loss was twice the objective (seen in the FrozenLake benchmark's metrics).
+    model, tb = model_and_batch
+    m = _run(model, tb, torch.linspace(-1.0, 1.0, ROWS), OptimConfig(epochs=1, minibatch_size=ROWS), lr=1e-6)
+    assert m["loss"] == pytest.approx(m["policy/loss"], rel=1e-6, abs=1e-9) and m["loss"] != 0.0
+
+
 def test_old_build_loss_import_path_still_works():
-    from turngym.agents.losses.registry import build_loss as new
-    from turngym.agents.train.update import build_loss as old
+    from turngym.agents.llm.losses.registry import build_loss as new
+    from turngym.agents.llm.train.update import build_loss as old
 
     assert old is new
     assert type(old(AlgoConfig(), with_value=False).policy_loss) is PPOClip

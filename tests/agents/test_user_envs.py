@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from turngym.agents.envpool import make_pool
-from turngym.agents.train.cli import parse_train_args
-from turngym.agents.train.config import EnvConfig
+from turngym.agents.llm.train.cli import parse_train_args
+from turngym.agents.llm.train.config import EnvConfig
 from turngym.envs.core.errors import ConfigError, UnknownEnvError
 from turngym.envs.core.registry import unregister_env
+from turngym.envs.pool import make_pool
 
 USER_ENVS = Path(__file__).resolve().parent / "user_envs"
 ECHO = "testns/Echo-v0"

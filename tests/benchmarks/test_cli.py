@@ -217,8 +217,8 @@ def test_bench_throughput_runs_and_writes_json(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------------------------- solve
 def test_solve_kuhn_writes_policy_and_plot(tmp_path: Path) -> None:
-    pytest.importorskip("turngym.agents.cfr")
-    from turngym.agents.tabular import TabularPolicy
+    pytest.importorskip("turngym.agents.baselines.cfr")
+    from turngym.agents.baselines.tabular import TabularPolicy
 
     out = tmp_path / "solve"
     result = runner.invoke(cli.app, ["solve", KUHN, "--iterations", "200", "--out", str(out), "--no-progress"])
@@ -247,7 +247,7 @@ def test_solve_kuhn_writes_policy_and_plot(tmp_path: Path) -> None:
 
 
 def test_solve_vanilla_cfr_also_converges(tmp_path: Path) -> None:
-    pytest.importorskip("turngym.agents.cfr")
+    pytest.importorskip("turngym.agents.baselines.cfr")
     result = runner.invoke(
         cli.app, ["solve", KUHN, "--iterations", "50", "--algo", "cfr", "--out", str(tmp_path), "--no-progress"]
     )
@@ -258,8 +258,8 @@ def test_solve_vanilla_cfr_also_converges(tmp_path: Path) -> None:
 
 
 def test_play_against_cfr_solves_once_then_uses_the_cache(tmp_path: Path) -> None:
-    pytest.importorskip("turngym.agents.cfr")
-    from turngym.agents.tabular import TabularPolicy
+    pytest.importorskip("turngym.agents.baselines.cfr")
+    from turngym.agents.baselines.tabular import TabularPolicy
 
     args = ["play", KUHN, "--opponent", "cfr", "--seed", "5", "--seat", "1", "--cache", str(tmp_path)]
     args += ["--iterations", "100", "--hands", "2"]
@@ -284,8 +284,8 @@ def test_play_against_cfr_solves_once_then_uses_the_cache(tmp_path: Path) -> Non
 
 
 def test_play_resolves_when_the_cached_policy_has_foreign_keys(tmp_path: Path) -> None:
-    pytest.importorskip("turngym.agents.cfr")
-    from turngym.agents.tabular import TabularPolicy
+    pytest.importorskip("turngym.agents.baselines.cfr")
+    from turngym.agents.baselines.tabular import TabularPolicy
 
     stale = tmp_path / "cfr" / "KuhnPoker-v0_cfrplus_100.json"
     TabularPolicy({"0" * 32: [0.5, 0.5]}, 2, env_id=KUHN).save(stale)  # keys of some other env version
@@ -337,7 +337,7 @@ def a_file(tmp_path: Path) -> Path:
 
 
 def test_solve_unwritable_out_fails_before_solving(a_file: Path) -> None:
-    pytest.importorskip("turngym.agents.cfr")
+    pytest.importorskip("turngym.agents.baselines.cfr")
     result = runner.invoke(cli.app, ["solve", KUHN, "--iterations", "5", "--out", str(a_file / "out"),
                                      "--no-progress"])
     assert_clean_usage_error(result, "--out", "Not a directory")
@@ -345,7 +345,7 @@ def test_solve_unwritable_out_fails_before_solving(a_file: Path) -> None:
 
 
 def test_play_unwritable_cache_fails_before_solving(a_file: Path) -> None:
-    pytest.importorskip("turngym.agents.cfr")
+    pytest.importorskip("turngym.agents.baselines.cfr")
     result = runner.invoke(cli.app, ["play", KUHN, "--opponent", "cfr", "--cache", str(a_file / "cache")],
                            input="quit\n")
     assert_clean_usage_error(result, "--cache")

@@ -61,3 +61,13 @@ def test_igpo_is_refused_where_the_env_has_no_gold_answers(tmp_path):
 
     with pytest.raises(SystemExit):
         ca.main(["--env", "leduc", "--quick", "--methods", "igpo", "--out", str(tmp_path)])
+
+
+@pytest.mark.parametrize("env", ["frozenlake", "sokoban", "toolqa"])
+@pytest.mark.parametrize("method", ["grpo", "gigpo-epo", "turn-ppo"])
+def test_each_run_is_one_turngym_train_command(env, method, tmp_path):
+    from turngym.agents.llm.train.cli import parse_train_args
+    from turngym.benchmarks.credit_assignment import PRESETS, cli_args, run_config
+
+    cfg = run_config(PRESETS[env], method, 3, tmp_path / "run")
+    assert parse_train_args(cli_args(cfg)) == cfg

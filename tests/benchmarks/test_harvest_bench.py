@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from turngym.agents.dilemmas.harvest import METRICS
+from turngym.agents.baselines.dilemmas.harvest import METRICS
 from turngym.agents.stats import mean_ci
 from turngym.benchmarks import harvest
 

@@ -485,7 +485,7 @@ def test_conformance_slow(n, mode):
 
 def test_game_ending_before_the_learners_first_turn_pays_on_the_next_step():
     # Seat 0 (Aggressive) calls jhyap on a dealt hand worth <= 10 before the learner (seat 1) ever acts.
-    from turngym.agents.dhumbal import AggressiveAgent
+    from turngym.agents.baselines.dhumbal import AggressiveAgent
 
     env = DhumbalEnv(opponents=[AggressiveAgent(seed=0)], seat=1, num_players=2, obs_mode="vector")
     for seed in range(20_000):

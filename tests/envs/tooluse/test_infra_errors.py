@@ -13,8 +13,8 @@ import warnings
 import pytest
 
 import turngym.envs as te
-from turngym.agents.policies.base import Generation
-from turngym.agents.rollout import Episode, Turn, rollout_metrics
+from turngym.agents.llm.policies.base import Generation
+from turngym.agents.llm.rollout import Episode, Turn, rollout_metrics
 from turngym.envs.tooluse.tools import PythonTool, UnsafeSandboxWarning, python_sandbox
 from turngym.envs.tooluse.tools import sql as sql_tool
 

@@ -16,7 +16,7 @@ import warnings
 
 import pytest
 
-from turngym.agents.envpool import SubprocessPool, WorkerError
+from turngym.envs.pool import SubprocessPool, WorkerError
 from turngym.envs.tooluse import formats
 from turngym.envs.tooluse.base import ToolCall
 from turngym.envs.tooluse.tools import PythonTool, UnsafeSandboxWarning, python_sandbox

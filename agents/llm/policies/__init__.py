@@ -1,0 +1,28 @@
+"""Language-model text policies: the ``TextPolicy`` protocol, ``LMPolicy`` and the tiny test model.
+
+Importing this package needs ``torch``; ``transformers`` (and ``peft`` for LoRA) are imported when used.
+"""
+
+from turngym.agents.llm.policies.base import Generation, Message, TextPolicy
+from turngym.agents.llm.policies.lm import (
+    AllowedTokens,
+    LMPolicy,
+    NonFiniteLogitsError,
+    TokenTrie,
+    build_token_trie,
+    find_stop,
+    forward_logprobs,
+    plan_batches,
+    position_ids_from_mask,
+    restricted_logprobs,
+    sanitize_text,
+    token_logprobs,
+)
+from turngym.agents.llm.policies.tiny import build_policy, load_tiny_tokenizer, make_tiny_model, tiny_config
+
+__all__ = [
+    "AllowedTokens", "Generation", "LMPolicy", "Message", "NonFiniteLogitsError", "TextPolicy", "TokenTrie",
+    "build_policy", "build_token_trie", "find_stop", "forward_logprobs", "load_tiny_tokenizer", "make_tiny_model",
+    "plan_batches", "position_ids_from_mask", "restricted_logprobs", "sanitize_text", "tiny_config",
+    "token_logprobs",
+]
