@@ -110,8 +110,9 @@ PRESETS: dict[str, Preset] = {
     "frozenlake": Preset("turngym/FrozenLake-v0", kwargs='{"size": 4}', max_turns=12, iterations=12,
                          tasks_per_iter=4, eval_every=4),
     # Generated 6x6 rooms with one box: longer horizons and anchors that repeat within a group.
+    # Episodes run up to 20 turns, so an iteration costs ~30 s on one core: 8 iterations keep a run near 6 min.
     "sokoban": Preset("turngym/Sokoban-v0", kwargs='{"dim_room": [6, 6], "num_boxes": 1}', max_turns=20,
-                      iterations=12, tasks_per_iter=4, eval_every=4),
+                      iterations=8, tasks_per_iter=4, eval_every=4),
     # The embedded default run's setting (Leduc vs a random opponent, chips per hand).
     "leduc": Preset("turngym/LeducHoldem-v0", eval_kwargs="{}", metric="return_mean", iterations=30,
                     eval_episodes=1000, max_turns=16, max_new_tokens=16),
