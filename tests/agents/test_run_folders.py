@@ -268,6 +268,7 @@ def test_broken_checkpoint_files_are_a_clear_error(finished_run, tmp_path, damag
     ({"eval_temperature": math.inf}, "eval_temperature"),
     ({"optim": OptimConfig(lr=math.nan)}, "optim.lr"),
     ({"optim": OptimConfig(target_kl=0.0)}, "optim.target_kl"),
+    ({"env": EnvConfig(env_id="turngym/FrozenLake-v0")}, "env.kwargs"),  # the default kwargs are Leduc's
     ({"algo": AlgoConfig(epo_kappa_low=1.0, epo_kappa_high=0.5)}, "algo.epo_kappa_high"),
     ({"algo": AlgoConfig(epo_kappa_low=-1.0)}, "algo.epo_kappa_low"),
     ({"env": EnvConfig(kwargs='{"obs_mode": "vector"}')}, "obs_mode"),
