@@ -40,7 +40,7 @@ TOOL_ENVS = ("turngym/ToolQA-v0", "turngym/ToolMath-v0", "turngym/ToolSQL-v0")
 CARD_ENVS = ("turngym/KuhnPoker-v0", "turngym/LeducHoldem-v0")
 FORMATS = ("hermes", "plain")
 DIFFICULTIES = (1, 2, 3)
-ASSET_DIR = Path(__file__).resolve().parent.parent / "agents" / "policies" / "assets"
+ASSET_DIR = Path(__file__).resolve().parent.parent / "agents" / "llm" / "policies" / "assets"
 
 
 def chatml(turns: list[tuple[str, str]]) -> str:

@@ -36,7 +36,7 @@ from turngym.agents.llm.policies.lm import cache_argument  # noqa: E402
 from turngym.envs.core.errors import ConfigError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-ASSETS = REPO / "agents" / "policies" / "assets"
+ASSETS = REPO / "agents" / "llm" / "policies" / "assets"
 
 
 def user(text: str) -> list[dict[str, str]]:

@@ -91,10 +91,21 @@ def assert_host_clean(baseline: frozenset[int] = frozenset()) -> None:
     def strays() -> list[int]:
         return [p for p in stray_processes() if p not in baseline]
 
-    deadline = time.monotonic() + 3.0
+    # A killed process group can take seconds to be reaped on a loaded 2-core machine (CI once saw one still
+    # alive after 3 s with four jobs on the cores); 10 s still catches a process that was never killed.
+    deadline = time.monotonic() + 10.0
     while strays() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert strays() == []
+    left = strays()
+    assert left == [], [_cmdline(pid) for pid in left]
+
+
+def _cmdline(pid: int) -> str:
+    """What a stray process runs (for the failure message)."""
+    try:
+        return f"{pid}: " + Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return f"{pid}: (gone)"
 
 
 def big_files_since(start: float, min_bytes: int = 5 * 2**20) -> list[str]:
