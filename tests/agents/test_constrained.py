@@ -28,7 +28,6 @@ from turngym.agents.llm.policies import (  # noqa: E402
     LMPolicy,
     NonFiniteLogitsError,
     forward_logprobs,
-    load_tiny_tokenizer,
     make_tiny_model,
     restricted_logprobs,
 )
@@ -47,23 +46,7 @@ def user(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny matmuls gain nothing from intra-op threads on a shared 2-core box (see test_policies.py).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return load_tiny_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model():
-    return make_tiny_model(seed=0)
+pytestmark = pytest.mark.usefixtures("one_thread")  # fixtures: tests/agents/conftest.py
 
 
 def policy(model, tokenizer, **kw) -> LMPolicy:

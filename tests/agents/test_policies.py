@@ -43,24 +43,7 @@ def user(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The tiny model's matmuls are too small to gain from intra-op threads; on a shared 2-core box extra
-    # threads only spin against other processes (10-50x slower forwards). Restored after the module.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return load_tiny_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model():
-    return make_tiny_model(seed=0)
+pytestmark = pytest.mark.usefixtures("one_thread")  # fixtures: tests/agents/conftest.py
 
 
 def policy(model, tokenizer, **kw) -> LMPolicy:
