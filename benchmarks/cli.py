@@ -178,6 +178,10 @@ def list_cmd(
     family: Annotated[
         str | None, typer.Option("--family", "-f", help="Only this family (cards, dilemmas, tooluse, ...).")
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the registry entries as JSON (with what trainers read: the "
+                                          "expert, the gold answer, the training and held-out arguments).")
+    ] = False,
 ) -> None:
     """List every registered environment id."""
     import turngym.envs
@@ -189,6 +193,11 @@ def list_cmd(
 
             families = sorted({e.family for e in turngym.envs.list_envs()})
             raise ConfigError("--family", "one of " + ", ".join(families), family, families)
+    if as_json:
+        fields = ("id", "family", "kinds", "modes", "summary", "expert", "gold_answer", "answer_template",
+                  "replayable", "train_kwargs", "eval_kwargs", "extra")
+        typer.echo(json.dumps([{f: getattr(e, f) for f in fields} for e in envs], indent=1))
+        return
     table = Table(title="turngym environments" + (f" ({family})" if family else ""))
     table.add_column("id", style="bold cyan", no_wrap=True)
     table.add_column("family")

@@ -348,10 +348,13 @@ def score_answers(policy: Any, prompts: Sequence[Sequence[Message]], prefixes: S
             width = max(len(ids) for ids, _ in part)
             ids = torch.full((len(part), width), pad, dtype=torch.long)
             attn = torch.zeros((len(part), width), dtype=torch.long)
-            for r, (seq, _) in enumerate(part):
+            scored = torch.zeros((len(part), width), dtype=torch.bool)
+            for r, (seq, start) in enumerate(part):
                 ids[r, :len(seq)] = torch.tensor(seq, dtype=torch.long)
                 attn[r, :len(seq)] = 1
-            logp, _ = forward_logprobs(policy.model, ids.to(device), attn.to(device), temperature=1.0)[:2]
+                scored[r, start:len(seq)] = True
+            logp, _ = forward_logprobs(policy.model, ids.to(device), attn.to(device), temperature=1.0,
+                                       score_mask=scored.to(device))[:2]
             for r, (seq, start) in enumerate(part):
                 scores.append(float(logp[r, start:len(seq)].float().mean()) if len(seq) > start else 0.0)
     return scores

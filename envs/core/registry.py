@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import string
 import sys
 from collections.abc import Callable
@@ -83,6 +84,11 @@ class EnvInfo:
         replayable: Whether the env's outside world replays bit-for-bit (games, generated tasks: True). For
             envs that talk to a live browser or sandbox (False), the checker skips the checks that need
             exact replay (cross-process keys, snapshot replay equality) and applies the weaker ones.
+        train_kwargs: The arguments a trainer makes the env with when its user gives none (``turngym train``
+            with an empty ``--env.kwargs``): what a training run of this id needs beyond the constructor's
+            defaults, e.g. an opponent for a two-player game. JSON-serializable, string keys.
+        eval_kwargs: Overrides of ``train_kwargs`` for held-out evaluation when the user gives none (an env with
+            a test split: ``{"split": "test"}``, so a trainer never evaluates on levels it trained on).
         extra: The turngym extra that provides the optional dependencies of the entry points (``web``).
         requires: Top-level modules of that extra the entry points import (``("playwright",)``).
         kinds: The forms offered, as ``turngym list`` names them (derived).
@@ -99,6 +105,8 @@ class EnvInfo:
     answer_template: str | None = None
     expert: str | None = None
     replayable: bool = True
+    train_kwargs: dict[str, Any] = field(default_factory=dict, hash=False)
+    eval_kwargs: dict[str, Any] = field(default_factory=dict, hash=False)
     extra: str | None = None
     requires: tuple[str, ...] = ()
     kinds: tuple[str, ...] = field(init=False)
@@ -117,6 +125,16 @@ class EnvInfo:
             _check_reference(self.expert, f"{self.id} expert")
         if self.answer_template is not None:
             answer_affixes(self.answer_template, f"{self.id} answer_template")
+        for name in ("train_kwargs", "eval_kwargs"):
+            value = getattr(self, name)
+            try:
+                ok = isinstance(value, dict) and all(isinstance(k, str) for k in value)
+                copied = json.loads(json.dumps(value, allow_nan=False)) if ok else None
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ConfigError(f"{self.id} {name}", "a JSON-serializable dict with string keys", value)
+            object.__setattr__(self, name, copied)  # a private copy: the caller's dict cannot change it later
         requires = (self.requires,) if isinstance(self.requires, str) else tuple(self.requires)
         if requires and self.extra is None:
             raise ConfigError(f"{self.id} requires", "an `extra` naming the turngym extra that installs them",

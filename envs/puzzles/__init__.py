@@ -10,11 +10,13 @@ from turngym.envs.core.registry import EnvInfo, register_env
 from turngym.envs.puzzles.frozenlake import FrozenLakeEnv
 from turngym.envs.puzzles.sokoban import SokobanEnv
 
+#: Held-out evaluation uses the test split (levels that no training seed generates).
+_HELD_OUT = {"split": "test"}
 register_env(EnvInfo("turngym/Sokoban-v0", "puzzles", SokobanEnv, modes=("text", "vector"),
                      summary="Sokoban in generated solvable rooms (gym-sokoban rules)",
-                     expert="turngym.envs.puzzles.experts:sokoban_expert"))
+                     expert="turngym.envs.puzzles.experts:sokoban_expert", eval_kwargs=_HELD_OUT))
 register_env(EnvInfo("turngym/FrozenLake-v0", "puzzles", FrozenLakeEnv, modes=("text", "vector"),
                      summary="FrozenLake on generated maps (Gymnasium's dynamics)",
-                     expert="turngym.envs.puzzles.experts:frozenlake_expert"))
+                     expert="turngym.envs.puzzles.experts:frozenlake_expert", eval_kwargs=_HELD_OUT))
 
 __all__ = ["FrozenLakeEnv", "SokobanEnv"]

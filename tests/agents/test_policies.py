@@ -392,6 +392,35 @@ def test_forward_logprobs_entropy_hidden_and_padding(model, tokenizer):
     model.zero_grad(set_to_none=True)
 
 
+@pytest.mark.parametrize("constrained", [False, True])
+def test_score_mask_gives_the_same_logprobs_entropy_and_gradients_at_the_scored_tokens(model, constrained):
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(2, 2000, (4, 24), generator=gen)
+    attn = torch.ones_like(ids)
+    attn[1, 20:] = 0
+    attn[3, 15:] = 0
+    wanted = torch.zeros_like(ids, dtype=torch.bool)
+    wanted[:, 12:17] = True
+    wanted[0, 21:] = True
+    wanted &= attn.bool()
+    allowed = None
+    if constrained:
+        allowed = AllowedTokens(torch.tensor([0, 2]), torch.tensor([13, 16]),
+                                torch.tensor([[int(ids[0, 13]), 5, 7], [int(ids[2, 16]), 9, -1]]))
+    full = forward_logprobs(model, ids, attn, temperature=0.7, with_entropy=True, allowed=allowed)
+    grad_full = torch.autograd.grad((full[0] * wanted).sum(), model.lm_head.weight)[0]
+    part = forward_logprobs(model, ids, attn, temperature=0.7, with_entropy=True, allowed=allowed,
+                            score_mask=wanted)
+    grad_part = torch.autograd.grad(part[0].sum(), model.lm_head.weight)[0]
+    assert torch.allclose(part[0], full[0] * wanted, atol=1e-6)
+    assert torch.allclose(part[1], full[1] * wanted, atol=1e-6)
+    assert torch.all(part[0][~wanted] == 0) and torch.all(part[1][~wanted] == 0)
+    assert torch.allclose(grad_part, grad_full, atol=1e-6)
+    if constrained:  # a constrained position outside the mask cannot be scored as log q: refused
+        with pytest.raises(ValueError, match="score_mask must cover"):
+            forward_logprobs(model, ids, attn, allowed=allowed, score_mask=wanted & (torch.arange(24) != 13))
+
+
 # ------------------------------------------------------------------------------------------ act / env
 def test_act_constrained_on_leduc(model, tokenizer):
     pol = policy(model, tokenizer, constrain=True, seed=4)

@@ -29,6 +29,7 @@ from turngym.agents.llm.train.config import (
     ModelConfig,
     OptimConfig,
     RolloutConfig,
+    SFTConfig,
     TrainConfig,
     load_config,
     resume_differences,
@@ -268,7 +269,9 @@ def test_broken_checkpoint_files_are_a_clear_error(finished_run, tmp_path, damag
     ({"eval_temperature": math.inf}, "eval_temperature"),
     ({"optim": OptimConfig(lr=math.nan)}, "optim.lr"),
     ({"optim": OptimConfig(target_kl=0.0)}, "optim.target_kl"),
-    ({"env": EnvConfig(env_id="turngym/FrozenLake-v0")}, "env.kwargs"),  # the default kwargs are Leduc's
+    ({"sft": SFTConfig(prompt_weight=-1.0)}, "sft.prompt_weight"),
+    ({"env": EnvConfig(kwargs='["split", "test"]')}, "env.kwargs"),  # not a JSON object
+    ({"env": EnvConfig(eval_kwargs="{split: test}")}, "env.eval_kwargs"),
     ({"algo": AlgoConfig(epo_kappa_low=1.0, epo_kappa_high=0.5)}, "algo.epo_kappa_high"),
     ({"algo": AlgoConfig(epo_kappa_low=-1.0)}, "algo.epo_kappa_low"),
     ({"env": EnvConfig(kwargs='{"obs_mode": "vector"}')}, "obs_mode"),
@@ -279,3 +282,17 @@ def test_broken_checkpoint_files_are_a_clear_error(finished_run, tmp_path, damag
 def test_bad_config_is_a_config_error(tmp_path, overrides, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         train(small_config(tmp_path / "run", **overrides))
+
+
+def test_empty_env_kwargs_take_the_registry_training_and_held_out_arguments():
+    # Leduc declares its opponent and seat; the puzzles declare the test split for evaluation.
+    leduc = EnvConfig()
+    assert leduc.train_kwargs() == {"obs_mode": "text", "opponents": ["random"], "seat": "random"}
+    assert leduc.held_out_kwargs() == leduc.train_kwargs()
+    sokoban = EnvConfig(env_id="turngym/Sokoban-v0")
+    assert sokoban.train_kwargs() == {} and sokoban.held_out_kwargs() == {"split": "test"}
+    # Explicit values win, "{}" included; the registry's dicts are copies (a caller's edit does not leak back).
+    explicit = EnvConfig(env_id="turngym/Sokoban-v0", kwargs='{"num_boxes": 2}', eval_kwargs="{}")
+    assert explicit.train_kwargs() == explicit.held_out_kwargs() == {"num_boxes": 2}
+    leduc.train_kwargs()["opponents"].append("cfr")
+    assert leduc.train_kwargs()["opponents"] == ["random"]

@@ -146,3 +146,24 @@ def test_sft_lowers_the_loss_and_the_saved_model_reloads(tmp_path):
         a = policy.model(ids).logits
         b = again.model(ids).logits
     assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_prompt_weight_adds_the_prompt_log_likelihood_to_the_loss():
+    torch.set_num_threads(1)
+    ex = expert_examples("turngym/Sokoban-v0", 2, 0, {}, include_first=False)[:1]
+    policy = build_policy("tiny", seed=0)
+    tok = policy.tokenizer
+    prompt = policy.encode_prompt(ex[0][0])
+    reply = tok(ex[0][1], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    ids = torch.tensor([prompt + reply])
+    with torch.no_grad():
+        logp = torch.log_softmax(policy.model(ids).logits[0, :-1].float(), -1).gather(-1, ids[0, 1:, None])[:, 0]
+    reply_nll = -logp[len(prompt) - 1:].mean()
+    prompt_nll = -logp[:len(prompt) - 1].mean()  # tokens 1..len(prompt)-1 are the prompt's predictions
+    # The first step's loss is measured before its update: the formula, by hand.
+    (first,) = supervised_finetune(policy, ex, steps=1, batch_size=1, lr=1e-9, prompt_weight=0.5, progress=False)
+    assert first == pytest.approx(float(reply_nll + 0.5 * prompt_nll), rel=1e-5)
+    (only_reply,) = supervised_finetune(policy, ex, steps=1, batch_size=1, lr=1e-9, progress=False)
+    assert only_reply == pytest.approx(float(reply_nll), rel=1e-4)
+    with pytest.raises(ValueError, match="prompt_weight"):
+        supervised_finetune(policy, ex, steps=1, prompt_weight=-1.0, progress=False)

@@ -67,6 +67,16 @@ def test_list_family_filters() -> None:
         assert (e.id in result.stdout) == (e.family == "cards")
 
 
+def test_list_json_has_what_trainers_read() -> None:
+    result = runner.invoke(cli.app, ["list", "--json", "--family", "puzzles"])
+    assert result.exit_code == 0, result.output
+    entries = {e["id"]: e for e in json.loads(result.stdout)}
+    assert set(entries) == {e.id for e in turngym.envs.list_envs("puzzles")}
+    sokoban = entries["turngym/Sokoban-v0"]
+    assert sokoban["eval_kwargs"] == {"split": "test"} and sokoban["train_kwargs"] == {}
+    assert sokoban["expert"].endswith(":sokoban_expert") and sokoban["kinds"] == ["gymnasium"]
+
+
 def test_list_unknown_family_exits_2_with_suggestion() -> None:
     result = runner.invoke(cli.app, ["list", "--family", "card"])
     assert result.exit_code == 2

@@ -138,3 +138,25 @@ def test_unknown_ids_name_turngym_list_and_the_id_meant():
     with pytest.raises(UnknownEnvError, match="`turngym list`"):
         te.env_info("no-such-env-v0")
     assert te.make("KuhnPoker-v0").env_id == "turngym/KuhnPoker-v0"  # the namespace may be left out
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_declared_training_and_held_out_arguments_make_the_env(env_id):
+    # A trainer makes the env with train_kwargs, and evaluates with eval_kwargs on top: both must construct.
+    info = te.env_info(env_id)
+    for kwargs in (info.train_kwargs, {**info.train_kwargs, **info.eval_kwargs}):
+        env = te.make(env_id, **kwargs)
+        env.reset(seed=0)
+        env.close()
+    if "split" in inspect.signature(info.load().__init__).parameters:
+        assert info.eval_kwargs == {"split": "test"}  # an env with a test split is evaluated on it
+
+
+@pytest.mark.parametrize("bad", [{"split": {1, 2}}, {1: "x"}, {"x": float("nan")}, [("split", "test")]])
+def test_training_arguments_must_be_a_json_object(bad):
+    with pytest.raises(ConfigError, match="train_kwargs"):
+        te.EnvInfo("myorg/Bad-v0", "mine", "turngym.envs.cards:KuhnPokerEnv", train_kwargs=bad)
+    declared = {"opponents": ["random"]}
+    info = te.EnvInfo("myorg/Good-v0", "mine", "turngym.envs.cards:KuhnPokerEnv", train_kwargs=declared)
+    declared["opponents"].append("cfr")  # the entry holds its own copy
+    assert info.train_kwargs == {"opponents": ["random"]}

@@ -221,7 +221,7 @@ class AllowedTokens:
 def forward_logprobs(
     model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, temperature: float = ...,
     with_entropy: bool = ..., position_ids: torch.Tensor | None = ..., return_hidden: Literal[False] = ...,
-    allowed: AllowedTokens | None = ...,
+    allowed: AllowedTokens | None = ..., score_mask: torch.Tensor | None = ...,
 ) -> tuple[torch.Tensor, torch.Tensor | None]: ...
 
 
@@ -229,7 +229,7 @@ def forward_logprobs(
 def forward_logprobs(
     model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, temperature: float = ...,
     with_entropy: bool = ..., position_ids: torch.Tensor | None = ..., return_hidden: Literal[True],
-    allowed: AllowedTokens | None = ...,
+    allowed: AllowedTokens | None = ..., score_mask: torch.Tensor | None = ...,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]: ...
 
 
@@ -243,6 +243,7 @@ def forward_logprobs(
     position_ids: torch.Tensor | None = None,
     return_hidden: bool = False,
     allowed: AllowedTokens | None = None,
+    score_mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None] | tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Per-token log-probs of ``input_ids`` under the model (gradients flow when enabled).
 
@@ -259,6 +260,11 @@ def forward_logprobs(
         allowed: The constrained positions of the batch and their allowed ids (the masks ``generate``
             sampled under): there the log-prob and entropy are those of the restricted ``q``
             (``restricted_logprobs``). ``None``: every position is scored under the full ``p``.
+        score_mask: ``[B, L]`` bool, True on the tokens whose log-prob (and entropy) is wanted, e.g. a loss
+            mask over completion tokens (it must cover every ``allowed`` position). The LM head then runs
+            only where needed (the model's ``logits_to_keep`` with a boolean mask), which skips the
+            vocabulary projection and log-softmax over the prompt: most of a turn's tokens. Other entries come
+            back 0. ``None`` (or a model whose forward has no ``logits_to_keep``): every position is scored.
 
     Returns:
         ``(logprobs, entropy)`` or ``(logprobs, entropy, hidden)``. ``logprobs[b, t]`` is
@@ -268,6 +274,9 @@ def forward_logprobs(
     """
     if position_ids is None:
         position_ids = position_ids_from_mask(attention_mask)
+    if score_mask is not None and accepts_logits_to_keep(model):
+        return _masked_forward_logprobs(model, input_ids, attention_mask, position_ids, score_mask,
+                                        temperature, with_entropy, return_hidden, allowed)
     out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                 use_cache=False, output_hidden_states=return_hidden)
     logits = out.logits[:, :-1]
@@ -286,9 +295,63 @@ def forward_logprobs(
     logp = torch.cat([zero, logp * valid], dim=1)
     if entropy is not None:
         entropy = torch.cat([zero, entropy * valid], dim=1)
+    if score_mask is not None:  # a model without logits_to_keep: scored everywhere, then masked alike
+        logp = logp * score_mask.bool()
+        if entropy is not None:
+            entropy = entropy * score_mask.bool()
     if return_hidden:
         return logp, entropy, out.hidden_states[-1]
     return logp, entropy
+
+
+def _masked_forward_logprobs(
+    model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+    score_mask: torch.Tensor, temperature: float, with_entropy: bool, return_hidden: bool,
+    allowed: AllowedTokens | None,
+) -> tuple[torch.Tensor, torch.Tensor | None] | tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """``forward_logprobs`` with the LM head only at the positions that predict a ``score_mask`` token."""
+    b, length = input_ids.shape
+    valid = (attention_mask[:, 1:] > 0) & (attention_mask[:, :-1] > 0)
+    # keep[b, t]: the logits at t predict token t + 1, which is wanted.
+    keep = torch.zeros(b, length, dtype=torch.bool, device=input_ids.device)
+    keep[:, :-1] = score_mask[:, 1:].bool() & valid
+    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                use_cache=False, output_hidden_states=return_hidden, logits_to_keep=keep)
+    logits = out.logits.reshape(-1, out.logits.shape[-1])  # [N, V], row-major order of keep's True entries
+    rows, cols = keep.nonzero(as_tuple=True)
+    flat_logp, flat_entropy = token_logprobs(logits, input_ids[rows, cols + 1], temperature, with_entropy)
+    if allowed is not None and len(allowed):
+        index = torch.full((b, length), -1, dtype=torch.long, device=input_ids.device)
+        index[rows, cols] = torch.arange(len(rows), device=input_ids.device)
+        a_row, a_col = allowed.row.to(input_ids.device), allowed.position.to(input_ids.device) - 1
+        j = index[a_row, a_col]
+        if bool((j < 0).any()):
+            raise ValueError("forward_logprobs: score_mask must cover every constrained (allowed) position")
+        q_logp, q_entropy = restricted_logprobs(logits[j], input_ids[a_row, a_col + 1], allowed.ids.to(logits.device),
+                                                temperature, with_entropy)
+        flat_logp = flat_logp.index_put((j,), q_logp)
+        if flat_entropy is not None and q_entropy is not None:
+            flat_entropy = flat_entropy.index_put((j,), q_entropy)
+    # Scattered back out of place (index_put), so gradients reach the kept logits; position 0 stays 0.
+    logp = flat_logp.new_zeros(b, length).index_put((rows, cols + 1), flat_logp)
+    entropy = None
+    if flat_entropy is not None:
+        entropy = flat_entropy.new_zeros(b, length).index_put((rows, cols + 1), flat_entropy)
+    if return_hidden:
+        return logp, entropy, out.hidden_states[-1]
+    return logp, entropy
+
+
+def accepts_logits_to_keep(model: Any) -> bool:
+    """Whether ``model``'s forward takes ``logits_to_keep`` (causal LMs of transformers >= 4.50).
+
+    Under a peft wrapper, the base model's forward decides.
+    """
+    base = model.get_base_model() if callable(getattr(model, "get_base_model", None)) else model
+    try:
+        return "logits_to_keep" in inspect.signature(base.forward).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def cache_argument(model: Any) -> str:

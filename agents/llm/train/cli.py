@@ -76,7 +76,8 @@ def sft_main(args: Sequence[str]) -> int:
     examples = expert_examples(cmd.env.env_id, cmd.sft.episodes, cmd.seed, cmd.env.train_kwargs(),
                                cmd.rollout.history_turns, cmd.rollout.include_first)
     losses = supervised_finetune(policy, examples, steps=cmd.sft.steps, batch_size=cmd.sft.batch_size,
-                                 lr=cmd.sft.lr, seed=cmd.seed, progress=cmd.progress)
+                                 lr=cmd.sft.lr, seed=cmd.seed, prompt_weight=cmd.sft.prompt_weight,
+                                 progress=cmd.progress)
     out = save_policy(policy, Path(cmd.out_dir))
     (out / "sft_losses.json").write_text(json.dumps(losses))
     print(f"{len(examples)} expert turns, loss {losses[0]:.3f} -> {losses[-1]:.3f}; saved to {out} "

@@ -7,6 +7,7 @@ cores. Every field is a flag, e.g. ``turngym train --algo.estimator grpo --rollo
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -59,22 +60,32 @@ class EnvConfig:
 
     env_id: str = "turngym/LeducHoldem-v0"
     """A registered turngym id (``turngym list``), or an id one of ``modules`` registers."""
-    kwargs: str = '{"obs_mode": "text", "opponents": ["random"], "seat": "random"}'
-    """Env arguments for training, as a JSON object."""
-    eval_kwargs: str = "{}"
-    """JSON object of arguments overriding ``kwargs`` for evaluation (e.g. ``{"split": "test"}``)."""
+    kwargs: str = ""
+    """Env arguments for training, as a JSON object. Empty (default): the training arguments the env's registry
+    entry declares (``EnvInfo.train_kwargs``; Leduc and Kuhn: text observations, a random opponent, a random
+    seat; ``turngym list --json`` shows them). ``{}``: the env's own constructor defaults."""
+    eval_kwargs: str = ""
+    """JSON object of arguments overriding ``kwargs`` for evaluation (e.g. ``{"split": "test"}``). Empty
+    (default): the held-out arguments the registry entry declares (``EnvInfo.eval_kwargs``; puzzles and tool
+    use: ``{"split": "test"}``, levels and questions never trained on). ``{}``: evaluate with ``kwargs``."""
     modules: str = ""
     """Your modules that register envs (``register_env``), imported before ``env_id`` is looked up, here and
     in every subprocess/Ray env worker: a comma-separated or JSON list (``mypkg.envs``; ``mypkg.envs:register``
     also calls ``register()``). They must be importable (installed, or on ``PYTHONPATH``)."""
 
     def train_kwargs(self) -> dict[str, Any]:
-        """``kwargs`` parsed."""
+        """``kwargs`` parsed; when empty, the registry entry's ``train_kwargs`` (imports ``modules``)."""
+        if not self.kwargs.strip():
+            return copy.deepcopy(dict(self.registry_entry().train_kwargs))
         return parse_json_object("env.kwargs", self.kwargs)
 
     def held_out_kwargs(self) -> dict[str, Any]:
-        """``kwargs`` updated with ``eval_kwargs``."""
-        return {**self.train_kwargs(), **parse_json_object("env.eval_kwargs", self.eval_kwargs)}
+        """``train_kwargs()`` updated with ``eval_kwargs`` (when empty, the registry entry's ``eval_kwargs``)."""
+        if not self.eval_kwargs.strip():
+            overrides = copy.deepcopy(dict(self.registry_entry().eval_kwargs))
+        else:
+            overrides = parse_json_object("env.eval_kwargs", self.eval_kwargs)
+        return {**self.train_kwargs(), **overrides}
 
     def module_names(self) -> tuple[str, ...]:
         """``modules`` parsed (``make_pool(..., modules=cfg.env.module_names())``).
@@ -253,6 +264,10 @@ class SFTConfig:
     """Turns per step."""
     lr: float = 1e-3
     """Learning rate."""
+    prompt_weight: float = 0.0
+    """Weight of the prompt tokens' log-likelihood in the warm-start loss (0: the expert's replies only). A
+    randomly initialized model (``tiny``) learns to read the observations from the prompt loss: with only
+    the reply trained it stays at the label marginal on Sokoban (README)."""
 
 
 @dataclass
@@ -380,6 +395,7 @@ _NUMBER_RANGES: dict[str, tuple[Any, str]] = {
     "optim.weight_decay": (lambda v: v >= 0, "a number >= 0"),
     "optim.max_grad_norm": (lambda v: v > 0, "a number > 0"),
     "sft.lr": (lambda v: v > 0, "a number > 0"),
+    "sft.prompt_weight": (lambda v: v >= 0, "a number >= 0"),
     "algo.value_coef": (lambda v: v >= 0, "a number >= 0"),
     "algo.epo_coef": (lambda v: v >= 0, "a number >= 0"),
     "algo.epo_smooth_coef": (lambda v: v >= 0, "a number >= 0"),

@@ -40,7 +40,6 @@ from turngym.agents.llm.train.checkpoint import (
 )
 from turngym.agents.llm.train.config import (
     RESUMABLE_FIELDS,
-    EnvConfig,
     TrainConfig,
     config_json,
     flat_items,
@@ -56,7 +55,6 @@ from turngym.agents.llm.train.rollout_batch import RolloutBatch, build_rollout_b
 from turngym.agents.llm.train.sft import expert_examples, supervised_finetune
 from turngym.agents.llm.train.targets import update_inputs
 from turngym.agents.llm.train.update import UpdateInputs, ppo_update, reference_logprobs, turn_values
-from turngym.envs.core.errors import ConfigError
 from turngym.envs.pool import EnvPool, make_pool
 
 
@@ -116,11 +114,7 @@ def _validate(cfg: TrainConfig) -> None:
     estimator_needs = requirements(cfg.algo.estimator)  # ConfigError with a suggestion for unknown names
     loss_needs = loss_requirements(cfg.algo.loss)
     cfg.env.registry_entry()  # imports the user's env modules; UnknownEnvError naming the nearest id
-    default_env = EnvConfig()
-    if cfg.env.env_id != default_env.env_id and cfg.env.kwargs == default_env.kwargs:
-        # The default kwargs seat the default env's opponents; another env would reject them after the model loads.
-        raise ConfigError("env.kwargs", f"the arguments of {cfg.env.env_id} (the default, {default_env.kwargs}, "
-                          f"is {default_env.env_id}'s; pass e.g. --env.kwargs '{{}}')", cfg.env.kwargs)
+    cfg.env.held_out_kwargs()  # both JSON objects parse (ConfigError naming the flag)
     build_loss(cfg.algo, "value" in estimator_needs | loss_needs)  # the losses check their own ranges
     check_requirements(estimator_needs, cfg.env.env_id, f"estimator {cfg.algo.estimator!r}")
     check_requirements(loss_needs, cfg.env.env_id, f"loss {cfg.algo.loss!r}")
@@ -345,7 +339,8 @@ def train(cfg: TrainConfig) -> TrainResult:
                                            cfg.env.train_kwargs(), cfg.rollout.history_turns,
                                            cfg.rollout.include_first)
                 supervised_finetune(run.policy, examples, steps=cfg.sft.steps, batch_size=cfg.sft.batch_size,
-                                    lr=cfg.sft.lr, seed=cfg.seed, progress=cfg.progress,
+                                    lr=cfg.sft.lr, seed=cfg.seed, prompt_weight=cfg.sft.prompt_weight,
+                                    progress=cfg.progress,
                                     log=lambda s, m: None)
             run.freeze_reference()
             eval_before = run.evaluate()

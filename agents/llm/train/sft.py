@@ -8,6 +8,7 @@ module knows no env by name, so a user's env with an expert factory gets a warm 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -137,13 +138,20 @@ def supervised_finetune(
     batch_size: int = 16,
     lr: float = 1e-3,
     seed: int = 0,
+    prompt_weight: float = 0.0,
     progress: bool = True,
     log: Callable[[int, dict[str, float]], None] | None = None,
 ) -> list[float]:
     """Fine-tunes ``policy.model`` to maximize the log-likelihood of the expert replies.
 
     The loss is the mean negative log-likelihood of each reply's tokens followed by the end-of-sequence
-    token (so the model learns to stop); prompt tokens are not trained.
+    token (so the model learns to stop). With ``prompt_weight`` > 0 the mean negative log-likelihood of the
+    prompt tokens is added with that weight (what TRL calls ``completion_only_loss=False`` and Axolotl
+    ``train_on_inputs``): the model also learns to predict the observations. For a randomly initialized model
+    this is the pretraining a language model has and the tiny one lacks: one supervised token per reply is
+    too sparse a signal to grow the attention that reads a grid (on Sokoban the reply-only loss stays at the
+    label marginal for 1,500 steps, README), while every grid cell is a prediction target when the prompt is
+    trained.
 
     Args:
         policy: The policy (its model is trained in place).
@@ -152,6 +160,7 @@ def supervised_finetune(
         batch_size: Examples per step.
         lr: AdamW learning rate.
         seed: Seed of the example sampling.
+        prompt_weight: Weight of the prompt tokens' mean negative log-likelihood (0: replies only).
         progress: Show a progress bar.
         log: Called as ``log(step, {"loss": ...})`` after each step.
 
@@ -163,6 +172,8 @@ def supervised_finetune(
     """
     if not examples:
         raise ValueError("supervised_finetune: no examples")
+    if not math.isfinite(prompt_weight) or prompt_weight < 0:
+        raise ValueError(f"supervised_finetune: prompt_weight must be a finite number >= 0, got {prompt_weight}")
     tok = policy.tokenizer
     eos = tok.eos_token_id
     encoded = []
@@ -180,8 +191,15 @@ def supervised_finetune(
     for step in tqdm(range(steps), desc="sft", disable=not progress, leave=False):
         pick = gen.integers(len(encoded), size=min(batch_size, len(encoded)))
         ids, attn, mask = pad_pairs([encoded[i] for i in pick], pad)
-        logp = forward_logprobs(policy.model, ids.to(device), attn.to(device))[0]
-        loss = -(logp.float() * mask.to(device)).sum() / mask.sum().clamp(min=1)
+        ids, attn, mask = ids.to(device), attn.to(device), mask.to(device)
+        # Replies only: the LM head runs at the reply positions alone (score_mask). With the prompt: everywhere.
+        scored = attn.bool() if prompt_weight > 0 else mask
+        logp = forward_logprobs(policy.model, ids, attn, score_mask=scored)[0].float()
+        loss = -(logp * mask).sum() / mask.sum().clamp(min=1)
+        if prompt_weight > 0:
+            prompt = attn.bool() & ~mask
+            prompt[:, 0] = False  # the first token has no prediction
+            loss = loss - prompt_weight * (logp * prompt).sum() / prompt.sum().clamp(min=1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -75,7 +75,7 @@ def reference_logprobs(ref_model: torch.nn.Module, tb: TokenBatch, temperature: 
             part = tb.select(rows)
             # The reference policy is constrained by the same masks as the policy (KL between the q's).
             logp, _ = forward_logprobs(ref_model, part.input_ids, part.attention_mask, temperature=temperature,
-                                       allowed=part.allowed_tokens())[:2]
+                                       allowed=part.allowed_tokens(), score_mask=part.loss_mask)[:2]
             out[rows, :logp.shape[1]] = logp.float()
     return out
 
@@ -89,7 +89,7 @@ def _micro_loss(model: torch.nn.Module, tb: TokenBatch, rows: torch.Tensor, inpu
     # the policy that acted, so the ratio is 1 at the first epoch (turngym.agents.llm.policies.lm docstring).
     out = forward_logprobs(model, mb.input_ids, mb.attention_mask, temperature=temperature,
                            with_entropy=want_entropy, return_hidden=value_head is not None,
-                           allowed=mb.allowed_tokens())
+                           allowed=mb.allowed_tokens(), score_mask=mb.loss_mask)
     logp, entropy, hidden = out if len(out) == 3 else (*out, None)
     values = value_head(hidden, mb.last_prompt_index).float() if value_head is not None else None
     width = mb.input_ids.shape[1]
