@@ -267,7 +267,7 @@ class SFTConfig:
     prompt_weight: float = 0.0
     """Weight of the prompt tokens' log-likelihood in the warm-start loss (0: the expert's replies only). A
     randomly initialized model (``tiny``) learns to read the observations from the prompt loss: with only
-    the reply trained it stays at the label marginal on Sokoban (README)."""
+    the reply trained it stays at chance on Sokoban (README)."""
 
 
 @dataclass

@@ -149,9 +149,8 @@ def supervised_finetune(
     prompt tokens is added with that weight (what TRL calls ``completion_only_loss=False`` and Axolotl
     ``train_on_inputs``): the model also learns to predict the observations. For a randomly initialized model
     this is the pretraining a language model has and the tiny one lacks: one supervised token per reply is
-    too sparse a signal to grow the attention that reads a grid (on Sokoban the reply-only loss stays at the
-    label marginal for 1,500 steps, README), while every grid cell is a prediction target when the prompt is
-    trained.
+    too sparse a signal to grow the attention that reads a grid (on Sokoban a reply-only warm start stays at
+    chance, README), while every grid cell is a prediction target when the prompt is trained.
 
     Args:
         policy: The policy (its model is trained in place).
