@@ -66,3 +66,33 @@ def rate_ci(successes: int, n: int, confidence: float = 0.95, method: str = "wil
         return float("nan"), 0.0, 1.0
     ci = stats.binomtest(k, total).proportion_ci(confidence_level=confidence, method=RATE_CI_METHODS[method])
     return k / total, float(ci.low), float(ci.high)
+
+
+def paired_rate_test(before: Sequence[bool], after: Sequence[bool]) -> dict[str, float]:
+    """McNemar's exact test of a change in success rate on the same trials (e.g. the same held-out levels).
+
+    Only the discordant pairs carry information: ``gained`` trials failed before and succeed after, ``lost``
+    the reverse. Under no change each discordant pair is either with probability 1/2, so the two-sided
+    p-value is the exact binomial test of ``gained`` out of ``gained + lost`` (McNemar 1947; the exact form
+    of Fagerland, Lydersen, Laake 2013, "The McNemar test for binary matched-pairs data", BMC Med Res Methodol
+    13:91). Pairing removes the level-to-level spread that two independent Wilson intervals carry.
+
+    Args:
+        before: Outcome of each trial at the first evaluation.
+        after: Outcome of the same trials, same order, at the second.
+
+    Returns:
+        ``n``, ``gained``, ``lost``, ``difference`` (after rate minus before rate) and ``p_value`` (1.0
+        without discordant pairs).
+
+    Raises:
+        ConfigError: When the two sequences differ in length or are empty.
+    """
+    if len(before) != len(after) or not before:
+        raise ConfigError("after", f"outcomes of the same {len(before)} trials as before (at least one)",
+                          len(after))
+    gained = sum(1 for b, a in zip(before, after, strict=True) if a and not b)
+    lost = sum(1 for b, a in zip(before, after, strict=True) if b and not a)
+    p = float(stats.binomtest(gained, gained + lost, 0.5).pvalue) if gained + lost else 1.0
+    return {"n": float(len(before)), "gained": float(gained), "lost": float(lost),
+            "difference": (gained - lost) / len(before), "p_value": p}

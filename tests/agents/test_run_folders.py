@@ -10,6 +10,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -145,6 +146,32 @@ def test_resume_with_more_iterations_updates_the_saved_config(finished_run, tmp_
     assert json.loads(load_checkpoint(checkpoint_path(out, 3))["config"])["iterations"] == 3
     assert metric_iterations(out) == [0, 1, 2, 3]
     assert json.loads((out / "summary.json").read_text())["iterations"] == 3
+
+
+def test_every_evaluation_keeps_its_episodes_and_the_summary_pairs_first_and_last(finished_run, tmp_path):
+    from turngym.agents.llm.train.loop import read_eval_episodes
+    from turngym.agents.stats import paired_rate_test
+
+    cfg = copy_run(finished_run, tmp_path / "run")
+    out = Path(cfg.out_dir)
+    # A crashed run's evaluation after the checkpoint it resumes from is dropped, then played again.
+    with (out / "eval_episodes.jsonl").open("a") as f:
+        f.write(json.dumps({"iteration": 3, "seed": 1, "success": True, "return": 9.0, "turns": 1,
+                            "infra_error": None}) + "\n")
+    train(replace(cfg, iterations=3, resume=True))
+    evals = read_eval_episodes(out / "eval_episodes.jsonl")
+    assert sorted(evals) == [0, 1, 2, 3]
+    seeds = sorted(evals[0])
+    assert len(seeds) == cfg.eval_episodes and all(sorted(e) == seeds for e in evals.values())
+    lines = (out / "eval_episodes.jsonl").read_text().splitlines()
+    assert len(lines) == 4 * cfg.eval_episodes  # the forged iteration-3 row is gone, not shadowed
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    for row in metrics:  # the logged mean return is the mean of the kept episodes
+        kept = evals[row["iteration"]].values()
+        assert row["eval/return_mean"] == pytest.approx(np.mean([e["return"] for e in kept]))
+    paired = json.loads((out / "summary.json").read_text())["eval_paired"]
+    expected = paired_rate_test([evals[0][s]["success"] for s in seeds], [evals[3][s]["success"] for s in seeds])
+    assert paired == {"from_iteration": 0.0, "to_iteration": 3.0, **expected}
 
 
 def test_tensorboard_keeps_the_checkpoint_step_after_resume(finished_run, tmp_path):

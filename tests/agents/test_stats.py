@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from turngym.agents.stats import mean_ci, rate_ci
+from turngym.agents.stats import mean_ci, paired_rate_test, rate_ci
 from turngym.envs.core.errors import ConfigError
 
 POINTS = [(0, 1), (1, 1), (0, 10), (1, 20), (3, 7), (10, 10), (17, 40), (99, 100), (250, 1000)]
@@ -95,3 +95,22 @@ def test_bad_arguments_raise_config_errors(args, kwargs, what):
     assert err.value.what == what
     if kwargs.get("method") == "wilsn":
         assert err.value.suggestion == "wilson"
+
+
+def test_paired_rate_test_is_mcnemars_exact_test_on_the_discordant_pairs():
+    before = [True, True, False, False, False, True]
+    after = [True, False, True, True, True, True]
+    out = paired_rate_test(before, after)
+    assert (out["n"], out["gained"], out["lost"]) == (6, 3, 1)
+    assert out["difference"] == pytest.approx(2 / 6)
+    assert out["p_value"] == pytest.approx(0.625)  # 2 * P(X >= 3), X ~ Binomial(4, 1/2) = 2 * 5/16
+    assert paired_rate_test([True, False], [True, False])["p_value"] == 1.0  # nothing changed
+    # 20 gained, 5 lost of 400: far from chance although two independent Wilson intervals would overlap.
+    many = paired_rate_test([False] * 20 + [True] * 5 + [True] * 300 + [False] * 75,
+                            [True] * 20 + [False] * 5 + [True] * 300 + [False] * 75)
+    assert many["p_value"] == pytest.approx(stats.binomtest(20, 25).pvalue) and many["p_value"] < 0.01
+    assert rate_ci(320, 400)[1] < rate_ci(305, 400)[2]  # the unpaired intervals overlap
+    with pytest.raises(ConfigError, match="after"):
+        paired_rate_test([True], [True, False])
+    with pytest.raises(ConfigError, match="after"):
+        paired_rate_test([], [])

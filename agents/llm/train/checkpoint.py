@@ -25,7 +25,8 @@ from turngym.envs.core.errors import ConfigError, TurnGymError
 
 CHECKPOINT_DIR = "checkpoints"
 #: Everything a run writes into its folder (``--overwrite`` removes exactly these).
-RUN_ARTIFACTS = ("config.json", "metrics.jsonl", "tb", CHECKPOINT_DIR, "curves.png", "summary.json")
+RUN_ARTIFACTS = ("config.json", "metrics.jsonl", "tb", CHECKPOINT_DIR, "curves.png", "summary.json",
+                 "eval_episodes.jsonl")
 _CHECKPOINT_NAME = re.compile(r"iter-(\d+)\.pt")
 
 

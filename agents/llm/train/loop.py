@@ -55,7 +55,11 @@ from turngym.agents.llm.train.rollout_batch import RolloutBatch, build_rollout_b
 from turngym.agents.llm.train.sft import expert_examples, supervised_finetune
 from turngym.agents.llm.train.targets import update_inputs
 from turngym.agents.llm.train.update import UpdateInputs, ppo_update, reference_logprobs, turn_values
+from turngym.agents.stats import paired_rate_test
 from turngym.envs.pool import EnvPool, make_pool
+
+#: Per-episode outcomes of every held-out evaluation, in the run folder.
+EVAL_EPISODES = "eval_episodes.jsonl"
 
 
 @dataclass
@@ -231,10 +235,16 @@ class _Run:
             assert self.ref_model is not None
             self.ref_model.load_state_dict(state["reference"])
 
-    def evaluate(self) -> dict[str, float]:
-        metrics, _ = evaluate(self.policy, self.eval_pool, self.eval_seeds, self.settings,
-                              temperature=self.cfg.eval_temperature, sample_seed=self.cfg.seed + 3,
-                              prompt_length=self.prompt_length)
+    def evaluate(self, it: int) -> dict[str, float]:
+        """The held-out metrics; each episode's outcome is appended to ``eval_episodes.jsonl`` (paired tests)."""
+        metrics, episodes = evaluate(self.policy, self.eval_pool, self.eval_seeds, self.settings,
+                                     temperature=self.cfg.eval_temperature, sample_seed=self.cfg.seed + 3,
+                                     prompt_length=self.prompt_length)
+        with (self.out / EVAL_EPISODES).open("a", encoding="utf-8") as f:
+            for ep in episodes:
+                f.write(json.dumps({"iteration": it, "seed": ep.seed, "success": bool(ep.success),
+                                    "return": ep.total_reward, "turns": len(ep.turns),
+                                    "infra_error": ep.infra_error}) + "\n")
         return metrics
 
     def iteration(self, it: int) -> dict[str, float]:
@@ -300,11 +310,52 @@ class _Run:
         self.eval_pool.close()
 
 
+def read_eval_episodes(path: Path) -> dict[int, dict[int, dict[str, Any]]]:
+    """``eval_episodes.jsonl`` as {iteration: {seed: row}} (a missing file gives {})."""
+    out: dict[int, dict[int, dict[str, Any]]] = {}
+    if not path.exists():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            out.setdefault(int(row["iteration"]), {})[int(row["seed"])] = row
+    return out
+
+
+def keep_eval_episodes(path: Path, last_iteration: int) -> None:
+    """Drops the rows of evaluations after ``last_iteration`` (a resumed run evaluates them again)."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and int(json.loads(line)["iteration"]) <= last_iteration]
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+def paired_eval(path: Path) -> dict[str, float] | None:
+    """McNemar's test of held-out success, first evaluation vs last, on the episodes both scored.
+
+    Both evaluations play the same held-out seeds, so the comparison is paired (``paired_rate_test``).
+    None with fewer than two evaluations or no seed scored in both (infrastructure failures are left out).
+    """
+    evals = read_eval_episodes(path)
+    if len(evals) < 2:
+        return None
+    first, last = evals[min(evals)], evals[max(evals)]
+    seeds = sorted(s for s in first if s in last and first[s]["infra_error"] is None
+                   and last[s]["infra_error"] is None)
+    if not seeds:
+        return None
+    test = paired_rate_test([first[s]["success"] for s in seeds], [last[s]["success"] for s in seeds])
+    return {"from_iteration": float(min(evals)), "to_iteration": float(max(evals)), **test}
+
+
 def train(cfg: TrainConfig) -> TrainResult:
     """Runs the configured training and returns its result (see ``TrainConfig`` for every option).
 
     Writes to ``cfg.out_dir``: ``config.json``, ``metrics.jsonl``, TensorBoard events under ``tb/``,
-    ``checkpoints/``, ``curves.png`` and ``summary.json``. The folder must be new or empty unless
+    ``checkpoints/``, ``curves.png``, ``eval_episodes.jsonl`` (every held-out episode's outcome, by iteration
+    and seed) and ``summary.json`` (with ``eval_paired``: McNemar's test of the first vs the last evaluation
+    on the same held-out seeds). The folder must be new or empty unless
     ``cfg.resume`` (continue its run) or ``cfg.overwrite`` (replace it) is set (``check_run_folder``).
 
     Raises:
@@ -329,6 +380,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             save_config(cfg, out / "config.json")
             eval_before = state["eval_before"]
             logger = RunLogger(out, cfg.tensorboard, keep_until=start - 1)
+            keep_eval_episodes(out / EVAL_EPISODES, start - 1)  # evaluations after the checkpoint run again
         else:
             if cfg.overwrite:  # only now: a run that fails to build (bad model, env) leaves the old one intact
                 clear_run_folder(out)
@@ -343,7 +395,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                                     progress=cfg.progress,
                                     log=lambda s, m: None)
             run.freeze_reference()
-            eval_before = run.evaluate()
+            eval_before = run.evaluate(0)
             logger.log(0, {f"eval/{k}": v for k, v in eval_before.items()})
         # A resumed run that has no iterations left reports the last evaluation it made.
         eval_after = state.get("eval_after", eval_before) if state is not None else eval_before
@@ -352,7 +404,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         for it in bar:
             metrics = run.iteration(it)
             if it % cfg.eval_every == 0 or it == cfg.iterations:
-                eval_after = run.evaluate()
+                eval_after = run.evaluate(it)
                 metrics.update({f"eval/{k}": v for k, v in eval_after.items()})
             logger.log(it, metrics)
             bar.set_postfix(success=f"{metrics.get('rollout/success_rate', float('nan')):.2f}",
@@ -364,7 +416,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         plot_curves(out / "metrics.jsonl", out / "curves.png",
                     title=f"{cfg.env.env_id}  {cfg.algo.estimator} + {cfg.algo.loss}  model={cfg.model.name}")
         history = read_metrics(out / "metrics.jsonl")
-        summary = {"eval_before": eval_before, "eval_after": eval_after, "iterations": cfg.iterations}
+        summary = {"eval_before": eval_before, "eval_after": eval_after, "iterations": cfg.iterations,
+                   "eval_paired": paired_eval(out / EVAL_EPISODES)}
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
         return TrainResult(out, eval_before, eval_after, run.policy, history)
     finally:
