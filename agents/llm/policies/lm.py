@@ -282,14 +282,10 @@ def forward_logprobs(
     logits = out.logits[:, :-1]
     logp, entropy = token_logprobs(logits, input_ids[:, 1:], temperature, with_entropy)
     if allowed is not None and len(allowed):
-        # Overwrite the constrained positions with log q (index_put is out of place: gradients flow through
-        # both the kept log p entries and the replaced log q entries). Shifted by one: logits[:, t] predict t+1.
+        # Overwrite the constrained positions with log q. Shifted by one: logits[:, t] predict t+1.
         row, col = allowed.row.to(logp.device), allowed.position.to(logp.device) - 1
-        q_logp, q_entropy = restricted_logprobs(logits[row, col], input_ids[row, col + 1],
-                                                allowed.ids.to(logp.device), temperature, with_entropy)
-        logp = logp.index_put((row, col), q_logp)
-        if entropy is not None and q_entropy is not None:
-            entropy = entropy.index_put((row, col), q_entropy)
+        logp, entropy = _with_log_q(logits, logp, entropy, (row, col), input_ids[row, col + 1], allowed,
+                                    temperature, with_entropy)
     valid = (attention_mask[:, 1:] > 0) & (attention_mask[:, :-1] > 0)
     zero = logp.new_zeros(logp.shape[0], 1)
     logp = torch.cat([zero, logp * valid], dim=1)
@@ -301,6 +297,23 @@ def forward_logprobs(
             entropy = entropy * score_mask.bool()
     if return_hidden:
         return logp, entropy, out.hidden_states[-1]
+    return logp, entropy
+
+
+def _with_log_q(
+    logits: torch.Tensor, logp: torch.Tensor, entropy: torch.Tensor | None, where: tuple[torch.Tensor, ...],
+    tokens: torch.Tensor, allowed: AllowedTokens, temperature: float, with_entropy: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``logp``/``entropy`` with the constrained positions replaced by log q and the entropy of q.
+
+    ``where`` indexes ``logp``, ``entropy`` and the leading dimensions of ``logits``, in ``allowed``'s order.
+    ``index_put`` is out of place, so gradients flow through both the kept log p and the new log q entries.
+    """
+    q_logp, q_entropy = restricted_logprobs(logits[where], tokens, allowed.ids.to(logits.device), temperature,
+                                            with_entropy)
+    logp = logp.index_put(where, q_logp)
+    if entropy is not None and q_entropy is not None:
+        entropy = entropy.index_put(where, q_entropy)
     return logp, entropy
 
 
@@ -327,11 +340,8 @@ def _masked_forward_logprobs(
         j = index[a_row, a_col]
         if bool((j < 0).any()):
             raise ValueError("forward_logprobs: score_mask must cover every constrained (allowed) position")
-        q_logp, q_entropy = restricted_logprobs(logits[j], input_ids[a_row, a_col + 1], allowed.ids.to(logits.device),
-                                                temperature, with_entropy)
-        flat_logp = flat_logp.index_put((j,), q_logp)
-        if flat_entropy is not None and q_entropy is not None:
-            flat_entropy = flat_entropy.index_put((j,), q_entropy)
+        flat_logp, flat_entropy = _with_log_q(logits, flat_logp, flat_entropy, (j,), input_ids[a_row, a_col + 1],
+                                              allowed, temperature, with_entropy)
     # Scattered back out of place (index_put), so gradients reach the kept logits; position 0 stays 0.
     logp = flat_logp.new_zeros(b, length).index_put((rows, cols + 1), flat_logp)
     entropy = None

@@ -44,7 +44,7 @@ def train_main(args: Sequence[str]) -> int:
                       "eval_after": {k: round(v, 4) for k, v in a.items()}}, indent=2))
     print(f"held-out return {b['return_mean']:+.3f} -> {a['return_mean']:+.3f}, "
           f"success {b['success_rate']:.3f} -> {a['success_rate']:.3f}; curves: {result.out_dir / 'curves.png'}")
-    paired = json.loads((result.out_dir / "summary.json").read_text()).get("eval_paired")
+    paired = result.eval_paired
     if paired:
         print(f"paired on the same {int(paired['n'])} held-out seeds (McNemar): {int(paired['gained'])} gained, "
               f"{int(paired['lost'])} lost, p = {paired['p_value']:.3g}")

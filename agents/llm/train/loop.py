@@ -72,6 +72,7 @@ class TrainResult:
         eval_after: Held-out metrics of the final policy.
         policy: The trained policy.
         history: Every logged row (iteration + namespaced metrics).
+        eval_paired: McNemar's test of the first vs the last evaluation (``paired_eval``; None without two).
     """
 
     out_dir: Path
@@ -79,6 +80,7 @@ class TrainResult:
     eval_after: dict[str, float]
     policy: LMPolicy
     history: list[dict[str, Any]]
+    eval_paired: dict[str, float] | None = None
 
 
 def train_seeds(gen: np.random.Generator, n: int) -> list[int]:
@@ -416,9 +418,10 @@ def train(cfg: TrainConfig) -> TrainResult:
         plot_curves(out / "metrics.jsonl", out / "curves.png",
                     title=f"{cfg.env.env_id}  {cfg.algo.estimator} + {cfg.algo.loss}  model={cfg.model.name}")
         history = read_metrics(out / "metrics.jsonl")
+        paired = paired_eval(out / EVAL_EPISODES)
         summary = {"eval_before": eval_before, "eval_after": eval_after, "iterations": cfg.iterations,
-                   "eval_paired": paired_eval(out / EVAL_EPISODES)}
+                   "eval_paired": paired}
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
-        return TrainResult(out, eval_before, eval_after, run.policy, history)
+        return TrainResult(out, eval_before, eval_after, run.policy, history, paired)
     finally:
         run.close()
