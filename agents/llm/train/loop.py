@@ -315,12 +315,8 @@ class _Run:
 def read_eval_episodes(path: Path) -> dict[int, dict[int, dict[str, Any]]]:
     """``eval_episodes.jsonl`` as {iteration: {seed: row}} (a missing file gives {})."""
     out: dict[int, dict[int, dict[str, Any]]] = {}
-    if not path.exists():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            out.setdefault(int(row["iteration"]), {})[int(row["seed"])] = row
+    for row in read_metrics(path) if path.exists() else []:
+        out.setdefault(int(row["iteration"]), {})[int(row["seed"])] = row
     return out
 
 
@@ -328,9 +324,8 @@ def keep_eval_episodes(path: Path, last_iteration: int) -> None:
     """Drops the rows of evaluations after ``last_iteration`` (a resumed run evaluates them again)."""
     if not path.exists():
         return
-    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and int(json.loads(line)["iteration"]) <= last_iteration]
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    kept = [row for row in read_metrics(path) if int(row["iteration"]) <= last_iteration]
+    path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
 
 
 def paired_eval(path: Path) -> dict[str, float] | None:
