@@ -82,6 +82,10 @@ class Preset:
         sft_prompt_weight: Weight of the prompt tokens in the warm-start loss (``SFTConfig.prompt_weight``).
         lr: RL learning rate.
         has_gold: The env declares gold answers (IGPO runs only then).
+        shared_warm_start: Train the warm start once (``turngym sft``, seed ``warm_seed``) and start every run
+            of every seed from it, as the papers start every seed from one base model; otherwise each run
+            repeats the warm start inside ``turngym train`` with its own seed.
+        warm_seed: Seed of the shared warm start.
     """
 
     env_id: str
@@ -103,6 +107,8 @@ class Preset:
     sft_prompt_weight: float = 0.0
     lr: float = 3e-4
     has_gold: bool = False
+    shared_warm_start: bool = False
+    warm_seed: int = 0
 
 
 PRESETS: dict[str, Preset] = {
@@ -112,11 +118,12 @@ PRESETS: dict[str, Preset] = {
     "frozenlake": Preset("turngym/FrozenLake-v0", kwargs='{"size": 4}', max_turns=12, iterations=12,
                          tasks_per_iter=4, eval_every=4),
     # Generated 6x6 rooms with one box: longer horizons and anchors that repeat within a group. From scratch the
-    # tiny model does not read the grid at this budget (README), so every method starts from the same warm start
-    # that trains on the prompts too (1,500 steps, ~17 min on one core); an RL iteration costs ~25 s.
+    # tiny model does not read the grid at this budget (README), so every run starts from one shared warm start
+    # that trains on the prompts too (2,500 steps, ~25 min on one core, held-out 0.78); then README's setting (C):
+    # 8 tasks x G=8 at lr 1e-4, 10 iterations (~60 s each on one core).
     "sokoban": Preset("turngym/Sokoban-v0", kwargs='{"dim_room": [6, 6], "num_boxes": 1}', max_turns=20,
-                      iterations=20, tasks_per_iter=4, eval_every=10, eval_episodes=400, sft_episodes=2000,
-                      sft_steps=1500, sft_prompt_weight=1.0),
+                      iterations=10, tasks_per_iter=8, eval_every=5, eval_episodes=400, sft_episodes=2000,
+                      sft_steps=2500, sft_prompt_weight=1.0, lr=1e-4, shared_warm_start=True),
     # The embedded default run's setting (Leduc vs a random opponent, chips per hand).
     "leduc": Preset("turngym/LeducHoldem-v0", eval_kwargs="{}", metric="return_mean", iterations=30,
                     eval_episodes=1000, max_turns=16, max_new_tokens=16),
@@ -135,8 +142,49 @@ def quick(preset: Preset) -> Preset:
                    sft_episodes=min(preset.sft_episodes, 4), sft_steps=min(preset.sft_steps, 4))
 
 
-def run_config(preset: Preset, method: str, seed: int, out: Path) -> Any:
-    """The training config of one (method, seed) run: everything but the method is shared."""
+def warm_start_args(preset: Preset, out: Path) -> list[str]:
+    """The ``turngym sft`` flags of the shared warm start: the preset's env, prompt layout and SFT budget."""
+    return ["--env.env-id", preset.env_id, "--env.kwargs", preset.kwargs,
+            "--rollout.history-turns", str(preset.history_turns),
+            "--rollout.include-first" if preset.include_first else "--rollout.no-include-first",
+            "--sft.episodes", str(preset.sft_episodes), "--sft.steps", str(preset.sft_steps),
+            "--sft.prompt-weight", str(preset.sft_prompt_weight), "--seed", str(preset.warm_seed),
+            "--out-dir", str(out), "--no-progress"]
+
+
+def shared_warm_start(preset: Preset, runs: Path) -> Path:
+    """Trains (or reuses) the warm start every run of ``preset`` starts from; returns its model folder.
+
+    The folder records the exact ``turngym sft`` arguments in ``warm_start.json``; a folder whose record differs
+    (another budget, env or seed) is trained again, so a cached warm start is never a stale one.
+    """
+    from turngym.agents.llm.train.cli import sft_main
+
+    out = runs / "warm-start"
+    args = warm_start_args(preset, out)
+    record = out / "warm_start.json"
+    if record.is_file() and (out / "config.json").is_file():
+        try:
+            if json.loads(record.read_text()).get("args") == args:
+                return out
+        except (OSError, ValueError):
+            pass
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    started = time.perf_counter()
+    sft_main(args)
+    record.write_text(json.dumps({"args": args, "command": "turngym sft " + shlex.join(args),
+                                  "seconds": time.perf_counter() - started}, indent=2))
+    return out
+
+
+def run_config(preset: Preset, method: str, seed: int, out: Path, warm: Path | None = None) -> Any:
+    """The training config of one (method, seed) run: everything but the method is shared.
+
+    With ``warm`` (a shared warm start's folder) the run loads it and does no warm start of its own.
+    """
     from turngym.agents.llm.train.config import (
         AlgoConfig,
         EnvConfig,
@@ -150,14 +198,16 @@ def run_config(preset: Preset, method: str, seed: int, out: Path) -> Any:
     estimator, loss, epo = METHODS[method]
     stop = (")", "</answer>") if preset.env_id.startswith("turngym/Tool") else ModelConfig().stop
     return TrainConfig(
-        model=ModelConfig(max_new_tokens=preset.max_new_tokens, stop=stop),
+        model=ModelConfig(max_new_tokens=preset.max_new_tokens, stop=stop,
+                          **({"name": str(warm)} if warm is not None else {})),
         env=EnvConfig(env_id=preset.env_id, kwargs=preset.kwargs, eval_kwargs=preset.eval_kwargs),
         rollout=RolloutConfig(tasks_per_iter=preset.tasks_per_iter, group_size=preset.group_size,
                               history_turns=preset.history_turns, include_first=preset.include_first,
                               max_turns=preset.max_turns, constrain=preset.constrain),
         algo=AlgoConfig(estimator=estimator, loss=loss, epo=epo),
         optim=OptimConfig(lr=preset.lr),
-        sft=SFTConfig(episodes=preset.sft_episodes, steps=preset.sft_steps, prompt_weight=preset.sft_prompt_weight),
+        sft=(SFTConfig() if warm is not None else
+             SFTConfig(episodes=preset.sft_episodes, steps=preset.sft_steps, prompt_weight=preset.sft_prompt_weight)),
         iterations=preset.iterations, seed=seed, eval_every=preset.eval_every,
         eval_episodes=preset.eval_episodes, checkpoint_every=preset.iterations, out_dir=str(out),
         tensorboard=False, progress=False, torch_threads=1, overwrite=True,
@@ -193,11 +243,11 @@ def cli_args(cfg: Any) -> list[str]:
     return walk(cfg, TrainConfig(), "")
 
 
-def run_one(preset: Preset, method: str, seed: int, runs: Path) -> dict[str, Any]:
+def run_one(preset: Preset, method: str, seed: int, runs: Path, warm: Path | None = None) -> dict[str, Any]:
     """Trains one (method, seed) run in this process and returns its curve and diagnostics."""
     from turngym.agents.llm.train.loop import train
 
-    cfg = run_config(preset, method, seed, runs / f"{method}-seed{seed}")
+    cfg = run_config(preset, method, seed, runs / f"{method}-seed{seed}", warm)
     started = time.perf_counter()
     result = train(cfg)
     metric = f"eval/{preset.metric}"
@@ -210,10 +260,10 @@ def run_one(preset: Preset, method: str, seed: int, runs: Path) -> dict[str, Any
             "seconds": time.perf_counter() - started, "command": "turngym train " + shlex.join(cli_args(cfg))}
 
 
-def _run_job(job: tuple[Preset, str, int, str]) -> dict[str, Any]:
-    preset, method, seed, runs = job
+def _run_job(job: tuple[Preset, str, int, str, str | None]) -> dict[str, Any]:
+    preset, method, seed, runs, warm = job
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    return run_one(preset, method, seed, Path(runs))
+    return run_one(preset, method, seed, Path(runs), None if warm is None else Path(warm))
 
 
 def paired_test(a: Sequence[float], b: Sequence[float], seed: int = 0) -> dict[str, Any]:
@@ -385,8 +435,12 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"{preset.env_id} declares no gold answers: igpo cannot run on it")
     runs_dir = args.runs or args.out / f"runs-{args.env}"
     args.out.mkdir(parents=True, exist_ok=True)
-    jobs = [(preset, m, s, str(runs_dir)) for s in args.seeds for m in methods]
     started = time.perf_counter()
+    warm: str | None = None
+    if preset.shared_warm_start and preset.sft_episodes > 0:
+        print(f"shared warm start: turngym sft {shlex.join(warm_start_args(preset, runs_dir / 'warm-start'))}")
+        warm = str(shared_warm_start(preset, runs_dir))
+    jobs = [(preset, m, s, str(runs_dir), warm) for s in args.seeds for m in methods]
     results: list[dict[str, Any]] = []
     from tqdm.auto import tqdm
 
@@ -405,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"command": "python -m turngym.benchmarks.credit_assignment " + shlex.join(argv or sys.argv[1:]),
               "env": args.env, "preset": asdict(preset), "metric": preset.metric, "methods": methods,
               "seeds": args.seeds, "runs": results, "summary": summary,
+              "warm_start": json.loads((Path(warm) / "warm_start.json").read_text()) if warm else None,
               "seconds": time.perf_counter() - started}
     stem = f"credit_assignment_{args.env}"
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2))

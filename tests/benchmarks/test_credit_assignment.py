@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import numpy as np
 import pytest
@@ -71,3 +72,31 @@ def test_each_run_is_one_turngym_train_command(env, method, tmp_path):
 
     cfg = run_config(PRESETS[env], method, 3, tmp_path / "run")
     assert parse_train_args(cli_args(cfg)) == cfg
+
+
+def test_sokoban_runs_share_one_warm_start_and_reuse_it(tmp_path):
+    from turngym.agents.llm.train.cli import parse_train_args
+    from turngym.benchmarks import credit_assignment as ca
+
+    argv = ["--env", "sokoban", "--quick", "--seeds", "0", "1", "--methods", "grpo", "gigpo", "--out", str(tmp_path)]
+    assert ca.main(argv) == 0
+    result = json.loads((tmp_path / "credit_assignment_sokoban.json").read_text())
+    warm = tmp_path / "runs-sokoban" / "warm-start"
+    assert result["warm_start"]["command"].startswith("turngym sft ") and "--sft.prompt-weight 1.0" in \
+        result["warm_start"]["command"]
+    for run in result["runs"]:  # every run loads the shared folder and trains no warm start of its own
+        cfg = parse_train_args(shlex.split(run["command"])[2:])
+        assert cfg.model.name == str(warm) and cfg.sft.episodes == 0
+    # Same warm start: every (method, seed) starts from the same held-out evaluation.
+    starts = {r["curve"][0]["value"] for r in result["runs"]}
+    assert len(starts) == 1
+    stamp = (warm / "model.safetensors").stat().st_mtime_ns
+    once = argv[:4] + ["0", "--methods", "grpo", "--out", str(tmp_path)]
+    assert ca.main(once) == 0  # cached: not trained again
+    assert (warm / "model.safetensors").stat().st_mtime_ns == stamp
+    record = json.loads((warm / "warm_start.json").read_text())
+    record["args"][record["args"].index("--seed") + 1] = "7"  # a different warm start: trained again
+    (warm / "warm_start.json").write_text(json.dumps(record))
+    assert ca.main(once) == 0
+    assert json.loads((warm / "warm_start.json").read_text())["args"] == ca.warm_start_args(
+        ca.quick(ca.PRESETS["sokoban"]), warm)
