@@ -36,19 +36,26 @@ from typing import Any
 
 import numpy as np
 
-#: method name -> (estimator, loss, EPO on). ``*-epo`` adds EPO's entropy control to the same estimator.
-METHODS: dict[str, tuple[str, str, bool]] = {
-    "grpo": ("grpo", "ppo", False),
-    "gigpo": ("gigpo", "ppo", False),
-    "turn-ppo": ("gae", "turn-ppo", False),
-    "igpo": ("igpo", "ppo", False),
-    "gigpo-epo": ("gigpo", "ppo", True),
+#: method name -> (estimator, loss, EPO on, training guards on). ``*-epo`` adds EPO's entropy control to the same
+#: estimator; ``gigpo-unguarded`` is GiGPO without the update guards of issue 13 item 15d (no approx-KL early
+#: stop, ``--optim.target-kl None``; no gradient-norm clipping, ``--optim.max-grad-norm 1e9``), the arm that
+#: shows what the guards do.
+METHODS: dict[str, tuple[str, str, bool, bool]] = {
+    "grpo": ("grpo", "ppo", False, True),
+    "gigpo": ("gigpo", "ppo", False, True),
+    "turn-ppo": ("gae", "turn-ppo", False, True),
+    "igpo": ("igpo", "ppo", False, True),
+    "gigpo-epo": ("gigpo", "ppo", True, True),
+    "gigpo-unguarded": ("gigpo", "ppo", False, False),
 }
+
+#: Methods run when ``--methods`` is not given (igpo only where the env has gold answers).
+DEFAULT_METHODS: tuple[str, ...] = ("grpo", "gigpo", "turn-ppo", "igpo", "gigpo-epo")
 
 #: (method, baseline) pairs tested per seed. Each pair is one question of the issue: does step-level credit
 #: (GiGPO), a critic (turn-level PPO) or information gain (IGPO) beat outcome-only GRPO, and does EPO help GiGPO.
 PAIRS: tuple[tuple[str, str], ...] = (("gigpo", "grpo"), ("turn-ppo", "grpo"), ("igpo", "grpo"),
-                                      ("gigpo-epo", "gigpo"))
+                                      ("gigpo-epo", "gigpo"), ("gigpo", "gigpo-unguarded"))
 
 #: Training diagnostics kept per iteration from each run's metrics (averaged over iterations in the table).
 DIAGNOSTICS: tuple[str, ...] = (
@@ -195,7 +202,7 @@ def run_config(preset: Preset, method: str, seed: int, out: Path, warm: Path | N
         TrainConfig,
     )
 
-    estimator, loss, epo = METHODS[method]
+    estimator, loss, epo, guards = METHODS[method]
     stop = (")", "</answer>") if preset.env_id.startswith("turngym/Tool") else ModelConfig().stop
     return TrainConfig(
         model=ModelConfig(max_new_tokens=preset.max_new_tokens, stop=stop,
@@ -205,7 +212,7 @@ def run_config(preset: Preset, method: str, seed: int, out: Path, warm: Path | N
                               history_turns=preset.history_turns, include_first=preset.include_first,
                               max_turns=preset.max_turns, constrain=preset.constrain),
         algo=AlgoConfig(estimator=estimator, loss=loss, epo=epo),
-        optim=OptimConfig(lr=preset.lr),
+        optim=(OptimConfig(lr=preset.lr) if guards else OptimConfig(lr=preset.lr, target_kl=None, max_grad_norm=1e9)),
         sft=(SFTConfig() if warm is not None else
              SFTConfig(episodes=preset.sft_episodes, steps=preset.sft_steps, prompt_weight=preset.sft_prompt_weight)),
         iterations=preset.iterations, seed=seed, eval_every=preset.eval_every,
@@ -398,9 +405,8 @@ def _title(preset: Preset, seeds: Sequence[int]) -> tuple[str, str]:
     return title, ylabel
 
 
-def replot(out: Path, env: str) -> int:
-    """Redraws ``credit_assignment_<env>.png`` and reprints the tables from the JSON a run wrote."""
-    stem = f"credit_assignment_{env}"
+def replot(out: Path, stem: str) -> int:
+    """Redraws ``<stem>.png`` and reprints the tables from the JSON ``<stem>.json`` a run wrote."""
     result = json.loads((out / f"{stem}.json").read_text())
     preset = Preset(**{k: tuple(v) if isinstance(v, list) else v for k, v in result["preset"].items()})
     title, ylabel = _title(preset, result["seeds"])
@@ -417,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="default: every method the env supports (igpo only where gold answers exist)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("--iterations", type=int, default=None)
+    ap.add_argument("--lr", type=float, default=None, help="RL learning rate (default: the preset's)")
+    ap.add_argument("--name", default=None, help="stem of the JSON/PNG (default: credit_assignment_<env>)")
     ap.add_argument("--jobs", type=int, default=1, help="runs trained at once (one torch thread each)")
     ap.add_argument("--quick", action="store_true", help="a tiny budget (smoke check)")
     ap.add_argument("--out", type=Path, default=Path("runs/credit_assignment"))
@@ -424,16 +432,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replot", action="store_true", help="redraw the PNG and table from the JSON in --out")
     args = ap.parse_args(argv)
     if args.replot:
-        return replot(args.out, args.env)
+        return replot(args.out, args.name or f"credit_assignment_{args.env}")
     preset = PRESETS[args.env]
     if args.quick:
         preset = quick(preset)
     if args.iterations:
         preset = replace(preset, iterations=args.iterations, eval_every=max(1, args.iterations // 4))
-    methods = args.methods or [m for m in METHODS if preset.has_gold or METHODS[m][0] != "igpo"]
+    if args.lr is not None:
+        preset = replace(preset, lr=args.lr)
+    methods = args.methods or [m for m in DEFAULT_METHODS if preset.has_gold or METHODS[m][0] != "igpo"]
     if not preset.has_gold and any(METHODS[m][0] == "igpo" for m in methods):
         ap.error(f"{preset.env_id} declares no gold answers: igpo cannot run on it")
-    runs_dir = args.runs or args.out / f"runs-{args.env}"
+    stem = args.name or f"credit_assignment_{args.env}"
+    runs_dir = args.runs or args.out / f"runs-{stem.removeprefix('credit_assignment_')}"
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     warm: str | None = None
@@ -461,7 +472,6 @@ def main(argv: list[str] | None = None) -> int:
               "seeds": args.seeds, "runs": results, "summary": summary,
               "warm_start": json.loads((Path(warm) / "warm_start.json").read_text()) if warm else None,
               "seconds": time.perf_counter() - started}
-    stem = f"credit_assignment_{args.env}"
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2))
     title, ylabel = _title(preset, args.seeds)
     plot(summary, args.out / f"{stem}.png", title, ylabel, rate=preset.metric == "success_rate")
