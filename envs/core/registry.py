@@ -40,6 +40,10 @@ from turngym.envs.core.errors import (
 
 NAMESPACE = "turngym"
 
+#: ``eval_kwargs`` of an env with a held-out split: evaluate on levels or questions no training seed produces.
+#: (``EnvInfo`` keeps its own copy, so every family can pass this one object.)
+TEST_SPLIT: dict[str, Any] = {"split": "test"}
+
 #: A constructor, or the ``"module:attr"`` string that names one (imported when first needed).
 EntryPoint = Union[Callable[..., Any], str]  # noqa: UP007  (dataclass annotations are evaluated on 3.10)
 

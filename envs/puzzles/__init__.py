@@ -6,17 +6,15 @@ held-out levels that no ``split="train"`` seed produces. Each id declares its sc
 (``turngym.envs.puzzles.experts``) in the registry.
 """
 
-from turngym.envs.core.registry import EnvInfo, register_env
+from turngym.envs.core.registry import TEST_SPLIT, EnvInfo, register_env
 from turngym.envs.puzzles.frozenlake import FrozenLakeEnv
 from turngym.envs.puzzles.sokoban import SokobanEnv
 
-#: Held-out evaluation uses the test split (levels that no training seed generates).
-_HELD_OUT = {"split": "test"}
 register_env(EnvInfo("turngym/Sokoban-v0", "puzzles", SokobanEnv, modes=("text", "vector"),
                      summary="Sokoban in generated solvable rooms (gym-sokoban rules)",
-                     expert="turngym.envs.puzzles.experts:sokoban_expert", eval_kwargs=_HELD_OUT))
+                     expert="turngym.envs.puzzles.experts:sokoban_expert", eval_kwargs=TEST_SPLIT))
 register_env(EnvInfo("turngym/FrozenLake-v0", "puzzles", FrozenLakeEnv, modes=("text", "vector"),
                      summary="FrozenLake on generated maps (Gymnasium's dynamics)",
-                     expert="turngym.envs.puzzles.experts:frozenlake_expert", eval_kwargs=_HELD_OUT))
+                     expert="turngym.envs.puzzles.experts:frozenlake_expert", eval_kwargs=TEST_SPLIT))
 
 __all__ = ["FrozenLakeEnv", "SokobanEnv"]

@@ -299,6 +299,8 @@ def test_broken_checkpoint_files_are_a_clear_error(finished_run, tmp_path, damag
     ({"sft": SFTConfig(prompt_weight=-1.0)}, "sft.prompt_weight"),
     ({"env": EnvConfig(kwargs='["split", "test"]')}, "env.kwargs"),  # not a JSON object
     ({"env": EnvConfig(eval_kwargs="{split: test}")}, "env.eval_kwargs"),
+    ({"env": EnvConfig(kwargs='{"size": NaN}')}, "env.kwargs"),  # Python's json accepts NaN; strict JSON does not
+    ({"env": EnvConfig(eval_kwargs='{"size": -Infinity}')}, "env.eval_kwargs"),
     ({"algo": AlgoConfig(epo_kappa_low=1.0, epo_kappa_high=0.5)}, "algo.epo_kappa_high"),
     ({"algo": AlgoConfig(epo_kappa_low=-1.0)}, "algo.epo_kappa_low"),
     ({"env": EnvConfig(kwargs='{"obs_mode": "vector"}')}, "obs_mode"),

@@ -141,7 +141,11 @@ def test_resume_is_bit_for_bit(tmp_path):
     train(straight)
     first = replace(straight, out_dir=str(tmp_path / "b" / "run"), iterations=2)
     train(first)
-    train(replace(first, iterations=3, resume=True))
+    for name in ("metrics.jsonl", "eval_episodes.jsonl"):  # killed mid-write: a torn last line
+        with open(Path(first.out_dir) / name, "a") as f:
+            f.write('{"iteration": 3, "eval/succ')
+    with pytest.warns(RuntimeWarning, match="torn last line"):
+        train(replace(first, iterations=3, resume=True))
     a = load_checkpoint(Path(straight.out_dir) / "checkpoints" / "iter-000003.pt")
     b = load_checkpoint(Path(first.out_dir) / "checkpoints" / "iter-000003.pt")
     for k in a["model"]:
@@ -154,6 +158,18 @@ def test_resume_is_bit_for_bit(tmp_path):
     assert rows(straight.out_dir) == rows(first.out_dir)
     # The run went on to 3 iterations: its config says so (issue 13, item 15f; it used to keep saying 2).
     assert load_config(Path(first.out_dir) / "config.json").iterations == 3
+
+
+def test_read_metrics_refuses_a_corrupted_middle_line(tmp_path):
+    from turngym.agents.llm.train.logs import read_metrics
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"iteration": 0}\n{"iteration": 1, oops\n{"iteration": 2}\n')
+    with pytest.raises(ValueError, match="line 2: not JSON"):
+        read_metrics(path)
+    path.write_text('{"iteration": 0}\n[1, 2]\n')
+    with pytest.raises(ValueError, match="line 2: expected a JSON object"):
+        read_metrics(path)
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):

@@ -21,12 +21,20 @@ from turngym.envs.core.errors import ConfigError
 def parse_json_object(name: str, text: str) -> dict[str, Any]:
     """Parses a JSON object given as a flag value.
 
+    Strict JSON: ``NaN`` and ``Infinity`` (which Python's ``json`` accepts by default) are refused, because a
+    non-finite env argument would only fail later, deep in an env, or be written back into ``config.json`` as
+    text no other JSON reader accepts.
+
     Raises:
-        ConfigError: When ``text`` is not a JSON object.
+        ConfigError: When ``text`` is not a strict JSON object.
     """
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
+        value = json.loads(text, parse_constant=refuse)
+    except ValueError as err:  # json.JSONDecodeError is a ValueError
         raise ConfigError(name, "a JSON object, e.g. '{\"difficulty\": 1}'", text) from err
     if not isinstance(value, dict):
         raise ConfigError(name, "a JSON object, e.g. '{\"difficulty\": 1}'", text)

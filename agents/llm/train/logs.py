@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,31 @@ class RunLogger:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The rows of a metrics JSONL file."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    """The rows of a metrics JSONL file (``metrics.jsonl``, ``eval_episodes.jsonl``).
+
+    A run killed while writing leaves its last line torn: that line is dropped with a warning (its iteration
+    runs again on ``--resume``, which keeps only the rows up to its checkpoint). Any other line that is not a
+    JSON object means the file was edited or corrupted: ``ValueError`` naming the file and line.
+
+    Raises:
+        ValueError: A line other than the last is not a JSON object.
+    """
+    path = Path(path)
+    lines = [(n, line) for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1) if line.strip()]
+    rows: list[dict[str, Any]] = []
+    for k, (n, line) in enumerate(lines):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            if k == len(lines) - 1:
+                warnings.warn(f"{path}: dropping its torn last line {n} (a run stopped while writing it): {err}",
+                              RuntimeWarning, stacklevel=2)
+                break
+            raise ValueError(f"{path}, line {n}: not JSON ({err}); the file is corrupted") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}, line {n}: expected a JSON object, got {type(row).__name__}")
+        rows.append(row)
+    return rows
 
 
 _PANELS = (
