@@ -15,6 +15,7 @@ from turngym.envs import (
     dilemmas,  # noqa: F401  (registers the simultaneous-move games)
     puzzles,  # noqa: F401  (registers Sokoban and FrozenLake)
     tooluse,  # noqa: F401  (registers the tool-use task families)
+    web,  # noqa: F401  (registers the shop and MiniWoB++; browser ids load playwright on first make only)
 )
 from turngym.envs.core import (
     Agent,
