@@ -144,12 +144,12 @@ def test_unknown_ids_name_turngym_list_and_the_id_meant():
     assert te.make("KuhnPoker-v0").env_id == "turngym/KuhnPoker-v0"  # the namespace may be left out
 
 
-#: Live-browser ids checked by default (each reset starts a page: ~4 s); every other one under the slow mark.
+#: Live-browser ids checked by default (each reset starts a page: ~4 s); the other 128 with --exhaustive.
 LIVE_DEFAULT = {"turngym/MiniWoB-click-button-v0", "turngym/WebShopBrowser-v0"}
 
 
-@pytest.mark.parametrize("env_id", [i if i not in LIVE or i in LIVE_DEFAULT else pytest.param(i, marks=pytest.mark.slow)
-                                    for i in IDS])
+@pytest.mark.parametrize("env_id", [i if i not in LIVE or i in LIVE_DEFAULT else
+                                    pytest.param(i, marks=pytest.mark.exhaustive) for i in IDS])
 def test_declared_training_and_held_out_arguments_make_the_env(env_id):
     # A trainer makes the env with train_kwargs, and evaluates with eval_kwargs on top: both must construct.
     info = te.env_info(env_id)

@@ -82,7 +82,7 @@ def test_many_episodes_leave_one_browser_one_context_and_no_profiles():
     assert _mine() == [] and _profiles() <= profiles_before
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive  # ~11 min of Chromium; CI runs the 25-episode test above
 def test_a_thousand_episodes_leave_nothing_behind():
     profiles_before = _profiles()
     env = ClickTest()
