@@ -22,7 +22,7 @@ import turngym.envs
 from turngym.envs import Text, list_envs
 from turngym.envs.core.parsing import MAX_ACTION_CHARS, extract_word, parse_action
 
-ALL_IDS = [e.id for e in list_envs()]
+ALL_IDS = [e.id for e in list_envs() if e.replayable]  # live-browser ids: text only, tested in tests/envs/web
 VECTOR_IDS = [e.id for e in list_envs() if "vector" in e.modes]
 
 #: Strings that gymnasium's character-set encoding cannot carry: card suits, the tool envs' "≈" and "…",
