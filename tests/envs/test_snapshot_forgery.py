@@ -19,7 +19,8 @@ from turngym.envs.core import checker
 from turngym.envs.core.forgery import HOSTILE, Raw, first_forgery_failure, forgeries
 
 #: (env id, form) of every registered id; form is "single", "aec" or "parallel".
-#: Live-browser ids are left out: their snapshots (seed + replayed actions) are tested in tests/envs/web.
+#: Live-browser ids are left out here: check_env's forgery fuzzer runs on them in tests/envs/web (one MiniWoB++ id by
+#: default, a sample under the slow mark, all with --exhaustive; the browser shop under slow).
 FORMS = [(e.id, form) for e in te.list_envs() if e.replayable for form, ctor in (("single", e.single), ("aec", e.aec),
                                                                   ("parallel", e.parallel)) if ctor is not None]
 MULTI = {"single": False, "aec": True, "parallel": "parallel"}
