@@ -96,3 +96,15 @@ def paired_rate_test(before: Sequence[bool], after: Sequence[bool]) -> dict[str,
     p = float(stats.binomtest(gained, gained + lost, 0.5).pvalue) if gained + lost else 1.0
     return {"n": float(len(before)), "gained": float(gained), "lost": float(lost),
             "difference": (gained - lost) / len(before), "p_value": p}
+
+
+def percentile_ms(seconds: Sequence[float], q: float, ndigits: int | None = None) -> float | None:
+    """The ``q``-th percentile of durations given in seconds, in milliseconds (None for no durations).
+
+    The latency tables of the benchmarks (p50/p95 of ``reset`` and ``step``) all report through this.
+    """
+    if len(seconds) == 0:
+        return None
+    value = float(np.percentile(np.asarray(seconds, dtype=np.float64), q)) * 1e3
+    return value if ndigits is None else round(value, ndigits)
+

@@ -34,14 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
+
+from turngym.agents.stats import percentile_ms
 
 #: Tasks of the side-by-side run: a click, a link, a form, a select, a checkbox list.
 DEFAULT_TASKS = ("click-button", "click-link", "enter-text", "login-user", "choose-list", "click-checkboxes")
-
-
-def _pct(xs: Sequence[float], q: float) -> float | None:
-    return round(float(np.percentile(xs, q)) * 1000, 2) if xs else None
 
 
 def _run(make: Callable[[], Any], task: str, seeds: Sequence[int], text_of: Callable[[Any, dict], str],
@@ -75,8 +72,8 @@ def _summary(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     resets = [x for r in runs.values() for x in r["resets"]]
     steps = [x for r in runs.values() for x in r["steps"]]
     return {
-        "reset_ms": {"p50": _pct(resets, 50), "p95": _pct(resets, 95)},
-        "step_ms": {"p50": _pct(steps, 50), "p95": _pct(steps, 95)},
+        "reset_ms": {"p50": percentile_ms(resets, 50, 2), "p95": percentile_ms(resets, 95, 2)},
+        "step_ms": {"p50": percentile_ms(steps, 50, 2), "p95": percentile_ms(steps, 95, 2)},
         "success": {t: f"{r['wins']}/{r['episodes']}" for t, r in runs.items()},
         "success_rate": round(sum(r["wins"] for r in runs.values()) / max(1, sum(r["episodes"] for r in
                                                                                  runs.values())), 4),
@@ -138,7 +135,8 @@ def solver_table(seeds: Sequence[int], tasks: Sequence[str] | None = None) -> di
     for task in sorted(tasks or SOLVERS):
         run = _run(lambda task=task: gym.make(f"turngym/MiniWoB-{task}-v0"), task, seeds, lambda obs, info: obs)
         table[task] = {"success": f"{run['wins']}/{run['episodes']}", "rate": run["wins"] / run["episodes"],
-                       "step_p50_ms": _pct(run["steps"], 50), "reset_p50_ms": _pct(run["resets"], 50)}
+                       "step_p50_ms": percentile_ms(run["steps"], 50, 2),
+                       "reset_p50_ms": percentile_ms(run["resets"], 50, 2)}
         print(f"{task:24s} {table[task]['success']:>7s}", flush=True)
     return table
 

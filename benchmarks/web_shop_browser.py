@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from turngym.agents.stats import percentile_ms
+
 ID = "turngym/WebShopBrowser-v0"
 _ELEMENT = re.compile(r"^\s*\[(\w+)\] (link|button|textbox) ")
 
@@ -78,14 +80,12 @@ def run_agent(agent: str, episodes: int) -> dict[str, Any]:
         successes.append(bool(info.get("success", False)))
         turns.append(n)
     env.close()
-    ms = np.asarray(steps) * 1e3
-    rs = np.asarray(resets) * 1e3
     return {"agent": agent, "episodes": episodes, "seeds": list(range(episodes)), "infra_errors": infra,
             "success_rate": float(np.mean(successes)) if successes else float("nan"),
             "mean_score": float(np.mean(scores)) if scores else float("nan"),
             "mean_turns": float(np.mean(turns)) if turns else float("nan"),
-            "step_ms_p50": float(np.percentile(ms, 50)), "step_ms_p95": float(np.percentile(ms, 95)),
-            "reset_ms_p50": float(np.percentile(rs, 50)), "reset_ms_p95": float(np.percentile(rs, 95))}
+            "step_ms_p50": percentile_ms(steps, 50), "step_ms_p95": percentile_ms(steps, 95),
+            "reset_ms_p50": percentile_ms(resets, 50), "reset_ms_p95": percentile_ms(resets, 95)}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

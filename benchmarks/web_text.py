@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from turngym.agents.stats import percentile_ms
+
 ID = "turngym/WebShop-v0"
 _PEER_NOTE = ("WebShop's original (princeton-nlp/WebShop) was not run: its search engine needs pyserini on a Java 11 "
               "runtime and its reward spaCy's en_core_web_sm, neither installable here; no comparison is claimed.")
@@ -50,10 +52,6 @@ for k, env in enumerate(envs):
         done = term or trunc
 print(json.dumps({'rss_mb': rss_mb(), 'python_baseline_mb': base}))
 """
-
-
-def _pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values) * 1e3, q))
 
 
 def run_agent(env: Any, agent: str, episodes: int, seed: int = 0) -> dict[str, Any]:
@@ -89,8 +87,9 @@ def run_agent(env: Any, agent: str, episodes: int, seed: int = 0) -> dict[str, A
     elapsed = time.perf_counter() - t_all
     return {
         "episodes": episodes, "success_rate": float(np.mean(wins)), "mean_score": float(np.mean(scores)),
-        "mean_turns": float(np.mean(lengths)), "step_ms_p50": _pct(steps_t, 50), "step_ms_p95": _pct(steps_t, 95),
-        "reset_ms_p50": _pct(resets_t, 50), "reset_ms_p95": _pct(resets_t, 95),
+        "mean_turns": float(np.mean(lengths)),
+        "step_ms_p50": percentile_ms(steps_t, 50), "step_ms_p95": percentile_ms(steps_t, 95),
+        "reset_ms_p50": percentile_ms(resets_t, 50), "reset_ms_p95": percentile_ms(resets_t, 95),
         "env_steps_per_s": n_steps / elapsed,
     }
 

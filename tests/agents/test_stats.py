@@ -114,3 +114,11 @@ def test_paired_rate_test_is_mcnemars_exact_test_on_the_discordant_pairs():
         paired_rate_test([True], [True, False])
     with pytest.raises(ConfigError, match="after"):
         paired_rate_test([], [])
+
+
+def test_percentile_ms_reports_durations_in_milliseconds():
+    from turngym.agents.stats import percentile_ms
+
+    assert percentile_ms([0.001, 0.002, 0.003], 50) == pytest.approx(2.0)
+    assert percentile_ms([0.0011111, 0.0022222], 100, 2) == 2.22
+    assert percentile_ms([], 50) is None

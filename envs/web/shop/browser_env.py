@@ -157,7 +157,7 @@ def browser_shop_expert(env_id: str = "turngym/WebShopBrowser-v0", seed: int | N
         arg = arg[:-1]
         if kind == "search":
             box = bid(base, "search_input")
-            if base.session.page.input_value(f"#{'search_input'}", timeout=2_000) != arg:
+            if base.session.page.input_value("#search_input", timeout=2_000) != arg:
                 return f"fill({box!r}, {arg!r})"
             return f"click({bid(base, 'search-button')!r})"
         clickable = shopper.site.view(page, base.goal).clickable(arg)
