@@ -14,6 +14,7 @@ import numpy as np
 
 from turngym.envs.core.errors import ConfigError
 from turngym.envs.web.browser.env import BrowserEnv, EpisodeStart, Verdict
+from turngym.envs.web.browser.process import chromium_path
 from turngym.envs.web.shop.catalog import DEFAULT_NUM_PRODUCTS, SPLITS, Catalog, get_catalog
 from turngym.envs.web.shop.server import ShopServer, shared_server
 
@@ -75,6 +76,7 @@ class WebShopBrowserEnv(BrowserEnv):
                  invalid_action_penalty: float = 0.0, obs_mode: str = "text"):
         if split not in SPLITS:
             raise ConfigError("split", "one of " + ", ".join(SPLITS), split, list(SPLITS))
+        chromium_path()  # refuse before building a catalog and starting the shop's server for a browser we lack
         self.split = split
         self.catalog: Catalog = get_catalog(num_products, catalog_seed, data_dir)
         if self.catalog.num_goals(split) == 0:

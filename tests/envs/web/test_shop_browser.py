@@ -87,3 +87,16 @@ def test_browser_shop_passes_the_conformance_checker():
         turngym.envs.check_env(env)
     finally:
         env.close()
+
+
+def test_without_chromium_it_refuses_before_starting_the_shop_server(monkeypatch):
+    import turngym.envs.web.browser.process as process
+    import turngym.envs.web.shop.browser_env as browser_env
+    from turngym.envs import MissingExtraError
+
+    started = []
+    monkeypatch.setattr(process.shutil, "which", lambda name: None)
+    monkeypatch.setattr(browser_env, "shared_server", lambda catalog: started.append(catalog))
+    with pytest.raises(MissingExtraError, match="apt-get install chromium"):
+        WebShopBrowserEnv(split="test")
+    assert started == []  # main: the catalog was built and the server started, then the refusal came
