@@ -90,6 +90,7 @@ class BrowserSession:
         self.elements: dict[str, axtree.Element] = {}
         self.frame_of_prefix: dict[str, Any] = {}
         self.refused: list[str] = []
+        self.navigation_refused = False
         self.last_allowed_url: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -187,6 +188,7 @@ class BrowserSession:
     def _on_request(self, request: Any) -> None:
         if request.is_navigation_request() and not self.allowed(request.url):
             self.refused.append(f"navigation to {request.url[:200]}")
+            self.navigation_refused = True
 
     def _on_page(self, page: Any) -> None:
         if page is self.page:
@@ -256,6 +258,7 @@ class BrowserSession:
         from playwright.sync_api import Error as PlaywrightError
 
         self.refused = []
+        self.navigation_refused = False  # set by the request listener: a navigation left for a refused origin
         name, args = action.name, action.args
         page = self.page
         timeout = self.config.action_timeout_ms
@@ -316,7 +319,11 @@ class BrowserSession:
         url = self.page.url
         if not self.allowed(url) and not self.refused:
             self.refused.append(f"navigation to {url[:200]}")
-        if not self.allowed(url) and self.last_allowed_url is not None:
+        # A refused navigation may still be pending (a ``javascript:`` link's ``location.href``): Chromium commits
+        # its error page whenever the proxy's refusal comes back, possibly after this check. Loading the last
+        # allowed URL supersedes it, so the agent always ends the action on an allowed page.
+        left = not self.allowed(url) or self.navigation_refused
+        if left and self.last_allowed_url is not None:
             self.page.goto(self.last_allowed_url, wait_until="load")
         elif self.allowed(url) and url != "about:blank":
             self.last_allowed_url = url
