@@ -93,6 +93,8 @@ class Preset:
             of every seed from it, as the papers start every seed from one base model; otherwise each run
             repeats the warm start inside ``turngym train`` with its own seed.
         warm_seed: Seed of the shared warm start.
+        stop: Stop strings of free-text replies (None: the model config's default).
+        metric_name: What ``metric`` measures, for the plot's axis (default: from ``metric``).
     """
 
     env_id: str
@@ -116,6 +118,8 @@ class Preset:
     has_gold: bool = False
     shared_warm_start: bool = False
     warm_seed: int = 0
+    stop: tuple[str, ...] | None = None
+    metric_name: str = ""
 
 
 PRESETS: dict[str, Preset] = {
@@ -140,6 +144,16 @@ PRESETS: dict[str, Preset] = {
                      iterations=8, tasks_per_iter=4, group_size=4, eval_every=4, eval_episodes=50, max_turns=6,
                      history_turns=1, include_first=True, max_new_tokens=32, constrain=False, sft_episodes=150,
                      sft_steps=150, lr=1e-4, has_gold=True),
+    # WebShop (issue 14): the metric is WebShop's score (mean reward in [0, 1]); success (score 1) is kept beside
+    # it. Every page repeats the instruction, so the prompt is the current page only. Clicks are decoded from
+    # the page's admissible list; the search page's open action (``search[<your query>]``) is free text that
+    # stops at "]". One shared warm start on the scripted shopper's episodes (700 steps, ~40 min on one core:
+    # ~400-token prompts make a step ~3.5 s), then 8 iterations of 4 tasks x G=8 at lr 1e-4, 10 turns at most
+    # (the shopper needs 4-6), evaluated on 100 held-out tasks.
+    "webshop": Preset("turngym/WebShop-v0", metric="return_mean", iterations=8, tasks_per_iter=4, eval_every=4,
+                      eval_episodes=100, max_turns=10, max_new_tokens=48, sft_episodes=1000, sft_steps=700,
+                      sft_prompt_weight=1.0, lr=1e-4, shared_warm_start=True, stop=("]",),
+                      metric_name="WebShop score"),
 }
 
 
@@ -203,7 +217,8 @@ def run_config(preset: Preset, method: str, seed: int, out: Path, warm: Path | N
     )
 
     estimator, loss, epo, guards = METHODS[method]
-    stop = (")", "</answer>") if preset.env_id.startswith("turngym/Tool") else ModelConfig().stop
+    stop = preset.stop if preset.stop is not None else (
+        (")", "</answer>") if preset.env_id.startswith("turngym/Tool") else ModelConfig().stop)
     return TrainConfig(
         model=ModelConfig(max_new_tokens=preset.max_new_tokens, stop=stop,
                           **({"name": str(warm)} if warm is not None else {})),
@@ -260,7 +275,8 @@ def run_one(preset: Preset, method: str, seed: int, runs: Path, warm: Path | Non
     metric = f"eval/{preset.metric}"
     band = f"eval/{preset.metric.split('_')[0]}_ci"  # evaluate() names the bands success_ci_* / return_ci_*
     curve = [{"iteration": int(r["iteration"]), "value": float(r[metric]),
-              "ci_low": float(r.get(f"{band}_low", r[metric])), "ci_high": float(r.get(f"{band}_high", r[metric]))}
+              "ci_low": float(r.get(f"{band}_low", r[metric])), "ci_high": float(r.get(f"{band}_high", r[metric])),
+              **({"success": float(r["eval/success_rate"])} if "eval/success_rate" in r else {})}
              for r in result.history if metric in r]
     diag = {k: [float(r[k]) for r in result.history if k in r] for k in DIAGNOSTICS}
     return {"method": method, "seed": seed, "curve": curve, "diagnostics": {k: v for k, v in diag.items() if v},
@@ -313,6 +329,9 @@ def summarize(runs: list[dict[str, Any]], methods: Sequence[str], seeds: Sequenc
             mean, lo, hi = mean_ci(vals)
             curve.append({"iteration": i, "mean": mean, "ci_low": lo, "ci_high": hi, "n": len(vals)})
         finals = [r["curve"][-1]["value"] for r in mine]
+        # Held-out success beside a score metric (WebShop reports both), start and end of each seed.
+        success = {k: [r["curve"][j]["success"] for r in mine if "success" in r["curve"][j]]
+                   for k, j in (("start", 0), ("final", -1))}
         start = [r["curve"][0]["value"] for r in mine]
         auc = [float(np.mean([p["value"] for p in r["curve"][1:]] or [np.nan])) for r in mine]
         diag = {k: float(np.mean([np.mean(r["diagnostics"][k]) for r in mine if k in r["diagnostics"]]))
@@ -320,6 +339,7 @@ def summarize(runs: list[dict[str, Any]], methods: Sequence[str], seeds: Sequenc
         collapses = sum(_collapses(r["diagnostics"].get("rollout/success_rate", [])) for r in mine)
         table[m] = {"curve": curve, "start": start, "final": finals, "auc": auc, "final_ci": mean_ci(finals),
                     "diagnostics": diag, "collapses": collapses,
+                    **({"success": success} if success["final"] else {}),
                     "seconds_mean": float(np.mean([r["seconds"] for r in mine]))}
     paired = {}
     for a, b in PAIRS:
@@ -399,7 +419,8 @@ def print_table(summary: dict[str, Any], metric: str) -> None:
 
 
 def _title(preset: Preset, seeds: Sequence[int]) -> tuple[str, str]:
-    ylabel = "held-out " + ("chips per hand" if preset.metric == "return_mean" else "success rate")
+    ylabel = "held-out " + (preset.metric_name or (
+        "chips per hand" if preset.metric == "return_mean" else "success rate"))
     title = (f"{preset.env_id}, tiny model, {len(seeds)} seeds, {preset.iterations} it x "
              f"{preset.tasks_per_iter} tasks x G={preset.group_size}")
     return title, ylabel

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+import gymnasium as gym
 import pytest
 import torch
 
@@ -27,6 +28,7 @@ from turngym.agents.llm.policies import (  # noqa: E402
     Generation,
     LMPolicy,
     NonFiniteLogitsError,
+    decoding_constraint,
     forward_logprobs,
     make_tiny_model,
     restricted_logprobs,
@@ -282,3 +284,27 @@ def test_nan_weights_raise_a_clear_error_at_generation(tokenizer, admissible):
         pol.generate([user("Your card: K")], admissible=[admissible])
     assert isinstance(info.value, FloatingPointError)
     assert "weights are probably NaN" in str(info.value)
+
+
+# ------------------------------------------------------------------------------- open actions (templates)
+def test_a_template_action_makes_the_row_free_text_and_plain_tags_do_not():
+    # WebShop's search page lists ``search[<your query>]``: an open action, so the row decodes free text.
+    assert decoding_constraint(["search[<your query>]", "click[buy now]"]) is None
+    assert decoding_constraint([]) is None and decoding_constraint(None) is None
+    # Tags are not templates: these lists stay constrained, exactly as given.
+    assert decoding_constraint(CHOICES) == CHOICES
+    assert decoding_constraint(["click[< prev]", "click[next >]"]) == ["click[< prev]", "click[next >]"]
+
+
+def test_the_webshop_search_page_is_sampled_as_free_text_and_its_item_pages_are_constrained(model, tokenizer):
+    env = gym.make("turngym/WebShop-v0")
+    _, search_info = env.reset(seed=3)
+    results = env.step("search[yoga pants]")[4]["admissible_actions"]
+    env.close()
+    assert "search[<your query>]" in search_info["admissible_actions"]
+    assert results and decoding_constraint(results) == results
+    pol = policy(model, tokenizer, seed=5, max_new_tokens=6)
+    free, constrained = pol.generate([user("search page"), user("results page")],
+                                     admissible=[search_info["admissible_actions"], results])
+    assert free.allowed_ids is None and free.text != "search[<your query>]"
+    assert constrained.text in results and constrained.allowed_ids is not None

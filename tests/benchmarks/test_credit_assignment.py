@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,7 +65,7 @@ def test_igpo_is_refused_where_the_env_has_no_gold_answers(tmp_path):
         ca.main(["--env", "leduc", "--quick", "--methods", "igpo", "--out", str(tmp_path)])
 
 
-@pytest.mark.parametrize("env", ["frozenlake", "sokoban", "toolqa"])
+@pytest.mark.parametrize("env", ["frozenlake", "sokoban", "toolqa", "webshop"])
 @pytest.mark.parametrize("method", ["grpo", "gigpo-epo", "turn-ppo"])
 def test_each_run_is_one_turngym_train_command(env, method, tmp_path):
     from turngym.agents.llm.train.cli import parse_train_args
@@ -100,3 +101,18 @@ def test_sokoban_runs_share_one_warm_start_and_reuse_it(tmp_path):
     assert ca.main(once) == 0
     assert json.loads((warm / "warm_start.json").read_text())["args"] == ca.warm_start_args(
         ca.quick(ca.PRESETS["sokoban"]), warm)
+
+
+def test_webshop_preset_stops_free_text_at_the_bracket_and_keeps_success_beside_the_score():
+    from turngym.benchmarks import credit_assignment as ca
+
+    preset = ca.PRESETS["webshop"]
+    cfg = ca.run_config(preset, "gigpo", 0, Path("unused"))
+    assert cfg.model.stop == ("]",) and cfg.rollout.constrain and preset.metric == "return_mean"
+    runs = [{"method": m, "seed": s, "seconds": 1.0, "diagnostics": {},
+             "curve": [{"iteration": 0, "value": 0.5, "success": 0.1},
+                       {"iteration": 8, "value": 0.5 + d, "success": 0.1 + d}]}
+            for m, d in (("grpo", 0.0), ("gigpo", 0.1)) for s in (0, 1)]
+    table = ca.summarize(runs, ["grpo", "gigpo"], [0, 1])["methods"]
+    assert table["gigpo"]["success"] == {"start": [0.1, 0.1], "final": [0.2, 0.2]}
+    assert ca._title(preset, [0, 1, 2])[1] == "held-out WebShop score"

@@ -10,6 +10,7 @@ from turngym.agents.llm.policies.lm import (
     NonFiniteLogitsError,
     TokenTrie,
     build_token_trie,
+    decoding_constraint,
     find_stop,
     forward_logprobs,
     plan_batches,
@@ -22,7 +23,7 @@ from turngym.agents.llm.policies.tiny import build_policy, load_tiny_tokenizer, 
 
 __all__ = [
     "AllowedTokens", "Generation", "LMPolicy", "Message", "NonFiniteLogitsError", "TextPolicy", "TokenTrie",
-    "build_policy", "build_token_trie", "find_stop", "forward_logprobs", "load_tiny_tokenizer", "make_tiny_model",
-    "plan_batches", "position_ids_from_mask", "restricted_logprobs", "sanitize_text", "tiny_config",
-    "token_logprobs",
+    "build_policy", "build_token_trie", "decoding_constraint", "find_stop", "forward_logprobs",
+    "load_tiny_tokenizer", "make_tiny_model", "plan_batches", "position_ids_from_mask", "restricted_logprobs",
+    "sanitize_text", "tiny_config", "token_logprobs",
 ]

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -389,6 +390,24 @@ class TokenTrie:
     def depth(self) -> int:
         """Longest token path below this node."""
         return max((1 + c.depth for c in self.children.values()), default=0)
+
+
+#: An action whose bracketed argument is a ``<placeholder>``: ``search[<your query>]`` (not ``<answer>4</answer>``).
+_TEMPLATE = re.compile(r"\[<[^<>\[\]]+>\]")
+
+
+def decoding_constraint(admissible: Sequence[str] | None) -> list[str] | None:
+    """The strings a constrained reply must be one of, or None (free text).
+
+    An env lists ``admissible_actions`` where its action set is finite (DESIGN section 3). Some pages also
+    offer an open action written as a template whose argument is a ``<placeholder>`` (WebShop's
+    ``search[<your query>]``): the set is then not finite, and forcing the template's literal text would search
+    for "<your query>". So a list with a template entry decodes as free text (the env still parses and judges
+    the reply), and an empty list does too.
+    """
+    if not admissible or any(_TEMPLATE.search(a) for a in admissible):
+        return None
+    return list(admissible)
 
 
 def build_token_trie(tokenizer: Any, strings: Sequence[str]) -> TokenTrie:
@@ -784,8 +803,9 @@ class LMPolicy:
     def _generate_batch(self, full_prompts: list[list[int]], admissible: Sequence[Sequence[str] | None]
                         ) -> list[Generation]:
         rows: list[_Row] = []
-        for ids, adm in zip(full_prompts, admissible, strict=True):
-            trie = build_token_trie(self.tokenizer, adm) if adm else None
+        for ids, listed in zip(full_prompts, admissible, strict=True):
+            adm = decoding_constraint(listed)
+            trie = build_token_trie(self.tokenizer, adm) if adm is not None else None
             budget = trie.depth if trie is not None else self.max_new_tokens
             keep = self._prompt_limit(budget)
             dropped = max(0, len(ids) - keep)
@@ -880,9 +900,10 @@ class LMPolicy:
         Args:
             prompts: Chat conversations (``{"role", "content"}`` messages).
             admissible: Per prompt, ``None`` / empty (free text) or the strings the reply must be exactly
-                one of. Constrained rows follow the token trie of those strings (see ``build_token_trie``),
-                ignore ``max_new_tokens`` and stop strings, end with finish reason ``"constrained"``, sample
-                from and record the restricted ``q`` and keep their allowed sets in ``allowed_ids``.
+                one of (a list holding a ``<placeholder>`` template is free text: ``decoding_constraint``).
+                Constrained rows follow the token trie of those strings (see ``build_token_trie``), ignore
+                ``max_new_tokens`` and stop strings, end with finish reason ``"constrained"``, sample from
+                and record the restricted ``q`` and keep their allowed sets in ``allowed_ids``.
 
         Raises:
             NonFiniteLogitsError: When the model produces NaN or +inf logits (NaN weights).
