@@ -46,6 +46,12 @@ bench_app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(bench_app, name="bench")
+swe_app = typer.Typer(
+    help="SWE sandboxes: maintenance of the docker and local backends.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(swe_app, name="swe")
 
 #: Exit status for bad configuration (click uses 2 for usage errors too).
 CONFIG_ERROR_EXIT = 2
@@ -207,6 +213,24 @@ def list_cmd(
     for e in envs:
         table.add_row(e.id, e.family, ", ".join(e.kinds), ", ".join(e.modes), e.summary)
     _console().print(table)
+
+
+# ---------------------------------------------------------------------------------------------- swe
+@swe_app.command("clean")
+def swe_clean_cmd(
+    all_owners: Annotated[
+        bool, typer.Option("--all", help="Also remove the sandboxes of drivers that are still running.")
+    ] = False,
+) -> None:
+    """Remove what killed drivers left: labelled containers and local sandbox folders whose owner is gone."""
+    from turngym.envs.swe.sandbox.reap import clean
+
+    result = clean(all_owners=all_owners)
+    for backend, what in result.items():
+        if isinstance(what, dict):
+            typer.echo(f"{backend}: skipped ({what.get('skipped', what)})")
+        else:
+            typer.echo(f"{backend}: removed {len(what)}" + "".join(f"\n  {w}" for w in what))
 
 
 # ---------------------------------------------------------------------------------------------- play

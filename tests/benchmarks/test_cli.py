@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -409,3 +410,22 @@ def test_train_resume_from_a_broken_checkpoint_is_a_usage_error(tmp_path: Path, 
     checkpoint.write_bytes(content)
     assert_clean_usage_error(_train("--out-dir", str(tmp_path), "--resume"), "not a readable turngym checkpoint")
 
+
+
+def test_swe_clean_removes_a_dead_drivers_local_sandbox_folder_and_keeps_a_live_ones(tmp_path, monkeypatch):
+    from turngym.envs.swe.sandbox.local import DIR_PREFIX
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    folders = {}
+    for name, pid in (("dead", dead.pid), ("live", os.getpid())):
+        folders[name] = tmp_path / f"{DIR_PREFIX}{pid}-{name}"
+        folders[name].mkdir()
+        started = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19] if name == "live" else "1"
+        (folders[name] / "owner").write_text(f"{pid} {started}\n")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    result = runner.invoke(cli.app, ["swe", "clean"])
+    assert result.exit_code == 0, result.output
+    assert not folders["dead"].exists() and folders["live"].exists()
+    assert f"local: removed 1\n  {folders['dead']}" in result.output
+    assert "docker: " in result.output  # removed n, or skipped with the daemon's reason
