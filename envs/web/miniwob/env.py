@@ -20,6 +20,11 @@ from turngym.envs.web.miniwob.server import base_url
 from turngym.envs.web.miniwob.tasks import TASKS, class_name, env_id, page_path
 
 #: Starts a seeded episode; hides the instruction bar, reward display, click canvas and start cover from the tree.
+#: Waits for the page's jQuery ready handlers. jQuery 3 runs ``$(fn)`` handlers asynchronously, so they can still be
+#: pending at the ``load`` event: ``jquery-ui-hacks.js`` defines ``$.resetUniqueId`` in one, and click-tab's
+#: ``genProblem`` calls it (``TypeError: $.resetUniqueId is not a function``, seen once in the all-ids check_env
+#: sweep). A handler queued now runs after every earlier one.
+_READY_JS = "() => window.jQuery ? new Promise((resolve) => window.jQuery(() => resolve(true))) : true"
 _START_JS = """(a) => {
   for (const id of ['query', 'reward-display', 'click-canvas', 'sync-task-cover']) {
     const el = document.getElementById(id);
@@ -111,6 +116,7 @@ class MiniWoBEnv(BrowserEnv):
     def setup_episode(self, page: Page, seed: int) -> EpisodeStart:
         """Loads the task page and starts a seeded episode (``Math.seedrandom``, ``core.startEpisodeReal``)."""
         self.session.goto(self.start_url)
+        page.evaluate(_READY_JS)
         page.evaluate(_START_JS, {"seed": seed, "maxTime": self.episode_max_time_ms})
         page.wait_for_function("() => WOB_TASK_READY", timeout=self.config.navigation_timeout_ms)
         return EpisodeStart(" ".join(str(page.evaluate(_UTTERANCE_JS)).split()), {"task": self.TASK})

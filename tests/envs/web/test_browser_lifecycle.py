@@ -86,11 +86,19 @@ def test_many_episodes_leave_one_browser_one_context_and_no_profiles():
 def test_a_thousand_episodes_leave_nothing_behind():
     profiles_before = _profiles()
     env = ClickTest()
-    for _ in range(1000):
+    for _ in range(15):
         assert _solve(env)["success"] is True
     pid = _mine()[0]
-    group = group_members(pid)
-    assert len(group) < 15
+    settled = len(group_members(pid))  # the browser, its GPU/network/storage helpers and the renderers in use
+    for _ in range(985):
+        assert _solve(env)["success"] is True
+    assert _mine() == [pid]
+    # Chromium starts and ends spare renderers on its own schedule, so the count moves by one or two from moment
+    # to moment (16 vs a bound of 15 failed once under load); a per-episode leak would add ~1000. Let it settle.
+    deadline = time.monotonic() + 10
+    while len(group := group_members(pid)) > settled + 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert len(group) <= settled + 2, (len(group), settled)
     env.close()
     assert process.wait_gone(group, 10) == [] and _profiles() <= profiles_before
 
