@@ -86,6 +86,10 @@ GIT_SKELETON = "/opt/turngym/git"
 SITE_DIR = "/opt/turngym/site"
 """Inside the sandbox: ``<image>/site`` (read-only, on ``PYTHONPATH``)."""
 REQUIRED_TOOLS = ("nsenter", "setpriv", "git", "bash")
+OBJECTS_GID = 2_099_999_001
+"""The group that alone may read a *protected* image's object store (``protect_objects``): ``reset`` runs with it
+as a supplementary group, the agent's commands run with no group (``--clear-groups``). Outside the sandbox uid
+range (``procs.UID_BASE``), so no sandbox's own gid is ever this one."""
 _NAMESPACES = ("mnt", "uts", "ipc", "net", "pid")
 _NSENTER_FLAGS = {"mnt": "--mount", "uts": "--uts", "ipc": "--ipc", "net": "--net", "pid": "--pid"}
 _COMMIT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./^~@{}-]{0,255}$")
@@ -190,6 +194,27 @@ def _check_image(image: str) -> tuple[Path, Path | None]:
                           image)
     site = root / "site"
     return repo, (site if site.is_dir() else None)
+
+
+def protect_objects(image: str | Path) -> None:
+    """Makes ``<image>/repo/.git/objects`` readable only by root and ``OBJECTS_GID`` (idempotent).
+
+    The object store holds every file of the image's commits, e.g. the clean source a task's bug was made from
+    (its gold fix). ``reset`` needs it; the agent's commands do not (the SWE env gives each episode a fresh
+    repository without alternates), so with the store protected they cannot read it at ``OBJECTS_DIR``. The
+    directory's own mode is enough: nothing below it can be reached without search permission on it.
+    """
+    objects = Path(image) / "repo" / ".git" / "objects"
+    st = objects.stat()
+    if st.st_gid != OBJECTS_GID or st.st_mode & 0o777 != 0o750:
+        os.chown(objects, 0, OBJECTS_GID)
+        objects.chmod(0o750)
+
+
+def _reader_group(repo: Path) -> int | None:
+    """``OBJECTS_GID`` when the image's object store is protected (``protect_objects``), else None."""
+    st = (repo / ".git" / "objects").stat()
+    return OBJECTS_GID if st.st_gid == OBJECTS_GID and not st.st_mode & 0o007 else None
 
 
 def _git_host(repo: Path, *args: str) -> str:
@@ -304,6 +329,7 @@ class LocalSandbox(Sandbox):
                 raise ConfigError(what, "a positive number", getattr(spec, what))
         self._bwrap = _bwrap_path()
         self._repo, self._site = _check_image(spec.image)
+        self._objects_gid = _reader_group(self._repo)
         self.start_commit = _git_host(self._repo, "rev-parse", "--verify", "HEAD^{commit}")
         self.python = python or sys.executable
         self.workdir = os.path.normpath(spec.workdir)
@@ -411,16 +437,18 @@ class LocalSandbox(Sandbox):
             env["PYTHONPATH"] = SITE_DIR
         return env
 
-    def _run(self, args: list[str], timeout: float, cap_bytes: int, cwd: str):
+    def _run(self, args: list[str], timeout: float, cap_bytes: int, cwd: str, *, reader: bool = False):
         holder = self._holder
         if self._closed:
             raise SandboxError("the sandbox is closed", self.backend)
         if not self.alive:
             raise SandboxError("the sandbox's init is gone", self.backend)
         fds = dict(holder.ns_fds)
+        # Only reset reads a protected object store (``protect_objects``); agent commands get no group at all.
+        groups = f"--groups={self._objects_gid}" if reader and self._objects_gid is not None else "--clear-groups"
         argv = ["nsenter", *(f"{_NSENTER_FLAGS[ns]}=/proc/self/fd/{fd}" for ns, fd in fds.items()),
                 f"--root=/proc/self/fd/{holder.root_fd}", f"--wdns={cwd}", "--",
-                SETPRIV, f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--inh-caps=-all",
+                SETPRIV, f"--reuid={self.uid}", f"--regid={self.uid}", groups, "--inh-caps=-all",
                 "--bounding-set=-all", "--no-new-privs", "/bin/bash", *args]
         try:
             group = self._limits.open_call()
@@ -497,7 +525,7 @@ class LocalSandbox(Sandbox):
                 # no process of this uid can live outside a command's group; without one, scan /proc.
                 self._holder.kill_uid()
             done = self._run(["-c", _RESET_SCRIPT, "reset", self.workdir, target, GIT_SKELETON],
-                             _RESET_TIMEOUT_S, 4096, "/")
+                             _RESET_TIMEOUT_S, 4096, "/", reader=True)
         if done.returncode != 0:
             raise SandboxError(f"reset to {target} failed (exit {done.returncode}, timed out: {done.timed_out}): "
                                f"{done.output.text(_OUTPUT_MARKER)[-500:]}", self.backend)
@@ -578,4 +606,5 @@ def reap_local(tmpdir: str | None = None) -> list[str]:
     return removed
 
 
-__all__ = ["DIR_PREFIX", "INSTALL_HINT", "LocalSandbox", "forget_local_probe", "reap_local"]
+__all__ = ["DIR_PREFIX", "INSTALL_HINT", "OBJECTS_GID", "LocalSandbox", "forget_local_probe", "protect_objects",
+           "reap_local"]
