@@ -152,10 +152,10 @@ class SWEEnv(TextEnv):
 
     Security: the sandbox runs the agent's commands under the backend's isolation (SECURITY.md). The agent's
     git history holds only the start commit (``env_repo``). The sandbox image's object store, which reset needs
-    and which holds the clean files (every task's fix), is unreadable to the agent's commands on the local
-    backend (``local.protect_objects``: only reset runs with the group that may read it). On the docker backend
-    it is not: ``/opt/turngym/pristine.git`` is readable from inside the container (commands run as the image's
-    root user without capabilities, the same identity reset uses), so there a determined agent can read the fix.
+    and which holds the clean files (every task's fix), is unreadable to the agent's commands on both backends:
+    only reset runs with the group that may read it (local: ``local.protect_objects``; docker: the image's
+    ``/opt/turngym`` is ``root:10002`` mode 0750 and commands run as uid 10001 without that group,
+    ``docker_server``'s "Identities"). The env never sets ``SandboxSpec.history``.
     """
 
     metadata = {"render_modes": ["ansi", "human"]}

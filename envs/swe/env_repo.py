@@ -10,8 +10,8 @@ every run). The new repository has no parent commit, no other ref, no reflog, no
 ``git log --all``, ``git reflog``, ``git show HEAD`` and ``git cat-file --batch-all-objects`` show only the
 buggy start. (A commit on top of ``base_commit`` would hand out the fix: ``git show HEAD`` prints the bug patch,
 and ``git diff HEAD~1`` reverses it.) The sandbox image's own object store, which reset needs and which holds
-the clean files, is a separate matter: hidden from the agent on the local backend, readable on docker (the
-``SWEEnv`` docstring, SECURITY.md).
+the clean files, is a separate matter: hidden from the agent's commands on both backends (the ``SWEEnv``
+docstring, SECURITY.md).
 
 **Grading sees only source changes.** ``changed_files`` lists what the agent changed (``git status``); the env
 reads those files, rebuilds the start state in a clean sandbox and writes back only the changes to files that are

@@ -55,6 +55,11 @@ class SandboxSpec:
         network: Allow network access (off by default: a model's commands reach nothing).
         exec_timeout_s: Default wall-clock limit of one ``exec``.
         max_output_chars: Default cap of the output one ``exec`` returns.
+        history: Let commands read the image's git object store (the repository's history, which ``reset``
+            restores from) where the image protects it (docker images built by ``docker/build.sh``; local images
+            prepared by turngym). Off by default: for a synthesized task the store holds the clean source, i.e.
+            the fix, and the SWE env keeps it off (SECURITY.md). With it off, git works in a repository the
+            commands make themselves (the SWE env gives each episode a fresh one), not on the image's history.
     """
 
     image: str
@@ -66,6 +71,7 @@ class SandboxSpec:
     network: bool = False
     exec_timeout_s: float = 60.0
     max_output_chars: int = 100_000
+    history: bool = False
 
 
 @dataclass(frozen=True)

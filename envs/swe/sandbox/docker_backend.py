@@ -8,12 +8,17 @@ Containment (SECURITY.md; each line is tested in ``tests/envs/swe/test_sandbox_d
 * Read-only root file system. The only writable places are size-capped tmpfs mounts: the work tree
   (``spec.workdir``, checked out at start from the image's read-only pristine ``.git``), ``/tmp``, docker's
   ``/dev/shm`` (16 MiB) and ``/dev`` (64 MiB); tmpfs pages are also charged to the container's memory cgroup,
-  so a disk fill stops at ``disk_mb`` and never reaches the host disk. ``reset`` empties ``/tmp`` and
+  so a disk fill stops at ``disk_mb`` (or a share of ``memory_mb``, ``tmpfs_sizes``) and never reaches the
+  host disk. Every command runs at the OOM killer's highest score (``docker_server._drop``), so a memory bomb
+  or a full tmpfs kills the command, never the init.
+  ``reset`` empties ``/tmp`` and
   ``/dev/shm`` and removes what was added to ``/dev``, so nothing but the work tree's state carries over, and
   the work tree itself goes back to its commit.
-* ``no-new-privileges``, every capability dropped (none is added back: git, tests and the command
-  server need none), the image's user (root in SWE-bench images: it cannot leave the container without
-  capabilities, and the root file system is read-only).
+* No command runs as root: the command server (the container's root, holding only ``SERVER_CAPS``) runs each
+  one as ``AGENT_UID`` with no capability at all (``no-new-privileges``; tested), and the image's pristine
+  store (``/opt/turngym``: the clean source, so every synthesized task's fix) is readable only by the group
+  that reset requests hold. A container where the switch does not hold, or an image whose store the agent's
+  uid can read, is refused (``docker_server``'s "Identities").
 * Every container carries ``LABEL`` with the owner's pid, its start time, the host and a session id, so
   ``reap.reap_containers`` finds what a SIGKILLed driver left; ``close()`` and an ``atexit`` hook remove
   what this process owns.
@@ -38,9 +43,17 @@ import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from turngym.envs.swe.sandbox import docker_server
 from turngym.envs.swe.sandbox.base import LABEL, ExecResult, Sandbox, SandboxError, SandboxSpec, head_tail
 
 BACKEND = "docker"
+AGENT_UID = docker_server.AGENT_UID
+"""The uid every command runs as (``docker_server``'s "Identities")."""
+RESET_GID = docker_server.RESET_GID
+"""The group of the image's ``/opt/turngym``: only reset requests hold it (``docker/Dockerfile.repo``)."""
+SERVER_CAPS = ("SETUID", "SETGID", "KILL")
+"""The only capabilities of the container: its init (the command server, root) switches each command to
+``AGENT_UID`` (the kernel then clears them all for the command) and kills what a command left running."""
 SERVER_SOURCE = (Path(__file__).with_name("docker_server.py")).read_text()
 PRISTINE_GIT = "/opt/turngym/pristine.git"
 """Where an image keeps its repository's ``.git`` (``docker/build.sh`` puts it there; ``build.sh adopt`` adds it to
@@ -74,6 +87,17 @@ def owner_labels() -> dict[str, str]:
     return {LABEL: "1", f"{LABEL}.backend": BACKEND, f"{LABEL}.owner": str(pid),
             f"{LABEL}.owner_start": process_start_ticks(pid), f"{LABEL}.host": socket.gethostname(),
             f"{LABEL}.session": SESSION}
+
+
+def tmpfs_sizes(spec: SandboxSpec) -> tuple[int, int]:
+    """The sizes (MiB) of the work tree's and ``/tmp``'s tmpfs: ``disk_mb`` each, within a share of memory.
+
+    tmpfs pages count against the container's memory limit and cannot be reclaimed (there is no swap), so two
+    full ``disk_mb`` mounts above ``memory_mb`` would leave a disk fill nothing but OOM kills. Capped at half
+    (work tree) and a quarter (``/tmp``) of ``memory_mb``, a full disk leaves a quarter for the processes.
+    """
+    return (max(16, min(int(spec.disk_mb), int(spec.memory_mb) // 2)),
+            max(16, min(int(spec.disk_mb), int(spec.memory_mb) // 4)))
 
 
 def docker_client(timeout: float = 30.0) -> Any:
@@ -131,6 +155,8 @@ class DockerSandbox(Sandbox):
         self._closed = False
         self._dead: str | None = None
         self.container: Any = None
+        # Who runs the caller's commands: the bare agent uid, or with the store's group (``SandboxSpec.history``).
+        self._role = "reset" if spec.history else "agent"
         self.start_commit = ""
         self.start_seconds = 0.0
         t0 = time.perf_counter()
@@ -145,13 +171,16 @@ class DockerSandbox(Sandbox):
     def _create_kwargs(self) -> dict[str, Any]:
         spec = self.spec
         mem = f"{int(spec.memory_mb)}m"
-        tmpfs = {spec.workdir: f"rw,exec,nosuid,nodev,size={int(spec.disk_mb)}m",
-                 "/tmp": f"rw,exec,nosuid,nodev,size={int(spec.disk_mb)}m"}
+        work_mb, tmp_mb = tmpfs_sizes(spec)
+        # The work tree belongs to the agent's uid (every command runs as it, docker_server's "Identities").
+        tmpfs = {spec.workdir: f"rw,exec,nosuid,nodev,size={work_mb}m,uid={AGENT_UID},gid={AGENT_UID},mode=0755",
+                 "/tmp": f"rw,exec,nosuid,nodev,size={tmp_mb}m,mode=1777"}
         return dict(
             command=["python3", "-u", "-c", SERVER_SOURCE], stdin_open=True, detach=True, labels=owner_labels(),
             network_mode=None if spec.network else "none", nano_cpus=int(spec.cpus * 1e9), mem_limit=mem,
             memswap_limit=mem, pids_limit=int(spec.pids), read_only=True, tmpfs=tmpfs, shm_size="16m",
-            security_opt=["no-new-privileges"], cap_drop=["ALL"], working_dir=spec.workdir, init=False,
+            security_opt=["no-new-privileges"], cap_drop=["ALL"], cap_add=list(SERVER_CAPS),
+            user="0:0", working_dir=spec.workdir, init=False,
         )
 
     def _start(self, start_timeout: float) -> None:
@@ -180,9 +209,18 @@ class DockerSandbox(Sandbox):
             # of a later command (a grading run). Refuse rather than run with that hole (SECURITY.md).
             raise SandboxError("the command server could not make itself non-dumpable (PR_SET_DUMPABLE through "
                                f"ctypes: got {ready.get('dumpable')!r}); refusing to run", BACKEND)
+        # Commands must run as the unprivileged agent uid, unable to read the pristine store (the fix): refuse a
+        # container where either does not hold rather than run with the gold readable (SECURITY.md).
+        if ready.get("identity") != 0:
+            raise SandboxError(f"the command server cannot run commands as the sandbox user: {ready.get('identity')}"
+                               "; refusing to run", BACKEND)
+        if ready.get("pristine") not in (0, "absent"):
+            raise SandboxError(f"image {self.spec.image!r}: {ready.get('pristine')} with docker/build.sh "
+                               "(--force); refusing to run", BACKEND)
         # The work tree's tmpfs starts empty (docker 20.10 has no tmpcopyup): check the repository out of the
         # image's read-only pristine .git, whose objects the tree then borrows (alternates) instead of copying.
-        res = self._request(start_script(self.spec.workdir), timeout=start_timeout, cap=10_000, cwd="/")
+        res = self._request(start_script(self.spec.workdir), timeout=start_timeout, cap=10_000, cwd="/",
+                            role="reset")
         if res.exit_code == 5:
             raise SandboxError(f"image {self.spec.image!r} has no {PRISTINE_GIT} (the repository's .git in the "
                                "read-only layer): build or adopt it with docker/build.sh", BACKEND)
@@ -240,13 +278,15 @@ class DockerSandbox(Sandbox):
         except Exception:  # noqa: BLE001 - the daemon itself may be gone
             return " (and the daemon does not answer)"
 
-    def _request(self, command: str, timeout: float, cap: int, cwd: str, **extra: Any) -> ExecResult:
+    def _request(self, command: str, timeout: float, cap: int, cwd: str, role: str = "agent",
+                 **extra: Any) -> ExecResult:
         if self._closed:
             raise SandboxError("the sandbox is closed", BACKEND)
         if self._dead is not None:
             raise SandboxError(self._dead, BACKEND)
         t0 = time.perf_counter()
-        msg = json.dumps({"cmd": command, "cwd": cwd, "timeout": timeout, "cap": cap, **extra}).encode() + b"\n"
+        msg = json.dumps({"cmd": command, "cwd": cwd, "timeout": timeout, "cap": cap, "as": role,
+                          **extra}).encode() + b"\n"
         with self._lock:
             try:
                 self._sock.sendall(msg)
@@ -277,7 +317,7 @@ class DockerSandbox(Sandbox):
         """Runs ``bash -c command`` in the container; every process it started is killed when it returns."""
         timeout = self.spec.exec_timeout_s if timeout is None else float(timeout)
         cap = self.spec.max_output_chars if max_output_chars is None else int(max_output_chars)
-        return self._request(command, timeout, max(0, cap), self._inside(workdir or "."))
+        return self._request(command, timeout, max(0, cap), self._inside(workdir or "."), role=self._role)
 
     def _inside(self, path: str) -> str:
         """``path`` made absolute inside the container; ``ValueError`` if it leaves the work tree."""
@@ -296,7 +336,7 @@ class DockerSandbox(Sandbox):
         res = self._request(
             f"r=$(realpath -e -- {q}) || exit 3; case \"$r/\" in {root}*) ;; "
             f"*) exit 4;; esac; [ -f \"$r\" ] || exit 3; head -c {int(max_bytes)} -- \"$r\" | base64 -w0",
-            timeout=30.0, cap=4 * max_bytes + 16, cwd="/")
+            timeout=30.0, cap=4 * max_bytes + 16, cwd="/", role=self._role)
         if res.exit_code == 3:
             raise FileNotFoundError(path)
         if res.exit_code == 4:
@@ -321,7 +361,7 @@ class DockerSandbox(Sandbox):
         res = self._request(
             f"mkdir -p -- {parent} && p=$(realpath -e -- {parent}) || exit 3; case \"$p/\" in {root}*) ;; *) exit 4;; "
             f"esac; [ -L {q} ] && {{ r=$(realpath -m -- {q}); case \"$r\" in {root}*) ;; *) exit 4;; esac; }}; "
-            f"echo {b64} | base64 -d > {q}", timeout=60.0, cap=10_000, cwd="/")
+            f"echo {b64} | base64 -d > {q}", timeout=60.0, cap=10_000, cwd="/", role=self._role)
         if res.exit_code == 4:
             raise ValueError(f"path {path!r} resolves outside the work tree {self.spec.workdir}")
         if res.exit_code != 0:
@@ -339,7 +379,7 @@ class DockerSandbox(Sandbox):
         target = commit or self.start_commit
         # The server empties /tmp and /dev/shm and restores .git's config, hooks and info before the script runs.
         git_dir = str(PurePosixPath(self.spec.workdir) / ".git")
-        res = self._request(reset_script(self.spec.workdir, target), timeout=120.0, cap=4000, cwd="/",
+        res = self._request(reset_script(self.spec.workdir, target), timeout=120.0, cap=4000, cwd="/", role="reset",
                             wipe=["/tmp", "/dev/shm"], wipe_new=["/dev"],
                             restore={"src": PRISTINE_GIT, "dst": git_dir, "names": ["config", "hooks", "info"]})
         if res.exit_code != 0:

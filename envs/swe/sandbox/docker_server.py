@@ -15,7 +15,21 @@ Protocol: one JSON object per line on stdin (``{"cmd", "cwd", "timeout", "cap"}`
 optional ``wipe`` and ``restore`` file work done before the command), one JSON object per
 line on stdout (``{"exit", "timed_out", "total", "head", "tail"}``, output as latin-1 strings of bytes:
 the first and last ``cap`` bytes of stdout+stderr and the total byte count). Before any command runs the
-server writes ``{"ready": pid}``.
+server writes ``{"ready": pid, "dumpable", "identity", "pristine"}`` (the checks below; the host refuses a
+sandbox where one failed).
+
+Identities: the server runs as the container's root, holding only ``CAP_SETUID``, ``CAP_SETGID`` and
+``CAP_KILL``; no command runs as root. A request's ``as`` picks who runs it (and its file work):
+
+* ``agent`` (the default; every ``exec``, ``read_file``, ``write_file``): uid and gid ``AGENT_UID``, no
+  supplementary group, no capability left (a setuid from root to a non-zero uid clears them, and
+  ``no-new-privileges`` keeps them cleared). The image's ``/opt/turngym`` (the pristine object store, which holds
+  the clean source: every synthesized task's fix) is ``root:RESET_GID`` mode ``0750``, so it cannot even list it.
+* ``reset`` (start and ``reset``): the same uid, plus the supplementary group ``RESET_GID``, which may read the
+  pristine store. Only the host's own scripts run with it; the agent's processes are all dead by then (the
+  sweep after every request).
+
+Same uid for both, so everything a reset checks out stays the agent's to edit; only the group differs.
 """
 
 import json
@@ -26,6 +40,58 @@ import signal
 import subprocess
 import sys
 import time
+
+AGENT_UID = 10001
+"""The uid (and gid) every command runs as (``docker/Dockerfile.*`` and ``docker_backend`` use the same)."""
+RESET_GID = 10002
+"""The group that may read ``/opt/turngym`` (the pristine store); held by ``reset`` requests only."""
+PRISTINE_DIR = "/opt/turngym"
+ROLES = ("agent", "reset")
+
+
+def _drop(role):
+    """Becomes the request's identity (in a child: after fork, before exec). Irreversible by design.
+
+    First the OOM killer's first choice (``oom_score_adj`` 1000, the init keeps its own): a memory bomb or a full
+    tmpfs ends a command, never the server. A process may raise its score but not lower it again (no
+    ``CAP_SYS_RESOURCE``), and its children inherit it. (A negative score for the init would need the daemon to
+    hold ``CAP_SYS_RESOURCE``, which runc refuses on hosts like this one.)
+    """
+    try:
+        with open("/proc/self/oom_score_adj", "w") as fh:
+            fh.write("1000")
+    except OSError:
+        pass
+    os.setgroups([RESET_GID] if role == "reset" else [])
+    os.setgid(AGENT_UID)
+    os.setuid(AGENT_UID)  # root -> non-zero uid: the kernel clears every capability
+
+
+def _child_env():
+    env = dict(os.environ)
+    env["HOME"] = "/tmp"
+    env["USER"] = env["LOGNAME"] = "sandbox"
+    return env
+
+
+_ENV = {}
+
+
+def _in_child(role, fn, *args):
+    """Runs ``fn(*args)`` in a forked child with ``role``'s identity; returns its exit status (0: it worked)."""
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the server's loop
+        code = 1
+        try:
+            _drop(role)
+            fn(*args)
+            code = 0
+        except BaseException:  # noqa: BLE001 - reported through the exit status
+            code = 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return status
 
 
 def _sweep():
@@ -90,13 +156,19 @@ def _prepare(req):
                 shutil.copy2(src, dst)
 
 
+def _failed(code, text):
+    msg = text.encode()
+    return {"exit": code, "timed_out": False, "total": len(msg), "head": msg.decode("latin-1"), "tail": ""}
+
+
 def _run(req):
     cap = int(req.get("cap", 100000))
-    try:
-        _prepare(req)
-    except OSError as exc:
-        msg = f"sandbox: cannot prepare: {exc}".encode()
-        return {"exit": 125, "timed_out": False, "total": len(msg), "head": msg.decode("latin-1"), "tail": ""}
+    role = req.get("as", "agent")
+    if role not in ROLES:
+        return _failed(124, f"sandbox: unknown identity {role!r}")
+    if req.get("wipe") or req.get("wipe_new") or req.get("restore"):
+        if _in_child(role, _prepare, req) != 0:
+            return _failed(125, "sandbox: cannot prepare the file system for the command")
     head = bytearray()
     tail = bytearray()
     total = 0
@@ -105,10 +177,10 @@ def _run(req):
     deadline = start + float(req.get("timeout", 60.0))
     try:
         proc = subprocess.Popen(["bash", "-c", req["cmd"]], cwd=req.get("cwd") or None, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    except OSError as exc:
-        msg = f"sandbox: cannot start the command: {exc}".encode()
-        return {"exit": 126, "timed_out": False, "total": len(msg), "head": msg.decode("latin-1"), "tail": ""}
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=_ENV, preexec_fn=lambda: _drop(role))
+    except (OSError, subprocess.SubprocessError) as exc:
+        return _failed(126, f"sandbox: cannot start the command: {exc}")
     fd = proc.stdout.fileno()
     exited_at = None
     eof = False
@@ -151,6 +223,36 @@ def _run(req):
             "head": bytes(head).decode("latin-1"), "tail": bytes(tail).decode("latin-1")}
 
 
+def _check_identity():
+    """0 when a child can become the agent (uid ``AGENT_UID``, no capability), else why not."""
+    def probe():
+        with open("/proc/self/status") as fh:
+            status = fh.read()
+        caps = [line.split()[1] for line in status.splitlines() if line.startswith(("CapEff:", "CapPrm:"))]
+        if os.getuid() != AGENT_UID or os.geteuid() != AGENT_UID or any(int(c, 16) for c in caps):
+            raise SystemExit(1)
+    if os.getuid() != 0:
+        return f"the server is not root in the container (uid {os.getuid()}): it cannot switch identities"
+    return 0 if _in_child("agent", probe) == 0 else f"cannot switch to uid {AGENT_UID} without capabilities"
+
+
+def _check_pristine():
+    """0 when the agent cannot read ``/opt/turngym`` and reset can (or it is absent: "absent"), else why not."""
+    if not os.path.isdir(PRISTINE_DIR):
+        return "absent"
+
+    def agent_reads():
+        try:
+            os.listdir(PRISTINE_DIR)
+        except OSError:
+            raise SystemExit(1) from None
+    if _in_child("agent", agent_reads) == 0:
+        return f"the agent's uid can read {PRISTINE_DIR} (image built before the store was protected: rebuild it)"
+    if _in_child("reset", os.listdir, PRISTINE_DIR) != 0:
+        return f"the reset group cannot read {PRISTINE_DIR} (its group must be {RESET_GID}, mode 0750)"
+    return 0
+
+
 def main():
     """Serves requests from stdin until it closes (the driver exited or was killed: the container then stops)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # no handler: pid 1 then ignores SIGINT from inside
@@ -164,8 +266,10 @@ def main():
     except Exception:  # noqa: BLE001 - reported in the ready message; the host decides
         pass
     _AT_START["/dev"] = set(os.listdir("/dev"))
+    _ENV.update(_child_env())
     out = sys.stdout
-    out.write(json.dumps({"ready": os.getpid(), "dumpable": dumpable}) + "\n")
+    out.write(json.dumps({"ready": os.getpid(), "dumpable": dumpable, "identity": _check_identity(),
+                          "pristine": _check_pristine()}) + "\n")
     out.flush()
     for line in sys.stdin:
         if not line.strip():

@@ -444,8 +444,10 @@ class LocalSandbox(Sandbox):
         if not self.alive:
             raise SandboxError("the sandbox's init is gone", self.backend)
         fds = dict(holder.ns_fds)
-        # Only reset reads a protected object store (``protect_objects``); agent commands get no group at all.
-        groups = f"--groups={self._objects_gid}" if reader and self._objects_gid is not None else "--clear-groups"
+        # Only reset reads a protected object store (``protect_objects``); agent commands get no group at all,
+        # unless the spec lets them read the history (``SandboxSpec.history``).
+        reads = reader or self.spec.history
+        groups = f"--groups={self._objects_gid}" if reads and self._objects_gid is not None else "--clear-groups"
         argv = ["nsenter", *(f"{_NSENTER_FLAGS[ns]}=/proc/self/fd/{fd}" for ns, fd in fds.items()),
                 f"--root=/proc/self/fd/{holder.root_fd}", f"--wdns={cwd}", "--",
                 SETPRIV, f"--reuid={self.uid}", f"--regid={self.uid}", groups, "--inh-caps=-all",

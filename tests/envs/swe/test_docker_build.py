@@ -72,7 +72,7 @@ def test_repo_image_is_built_offline_cached_and_runs_its_tests(tmp_path: Path):
     label = subprocess.run(["docker", "image", "inspect", "-f", '{{ index .Config.Labels "turngym.recipe" }}', IMAGE],
                            capture_output=True, text=True, check=True).stdout.strip()
     assert label == first[0]["recipe"]
-    with DockerSandbox(SandboxSpec(image=IMAGE, memory_mb=512)) as box:
+    with DockerSandbox(SandboxSpec(image=IMAGE, memory_mb=512, history=True)) as box:
         assert box.exec("git status --porcelain --ignored").output == ""
         assert box.exec("ls").output.split() == ["pyproject.toml", "requirements.txt", "src", "tests"]
         assert box.exec(f"test -d {PRISTINE_GIT} && git log --format=%s").output == "start\n"

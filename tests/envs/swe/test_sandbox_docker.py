@@ -67,7 +67,9 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> str:
 def box(image: str):
     from turngym.envs.swe.sandbox.docker_backend import DockerSandbox
 
-    sb = DockerSandbox(SandboxSpec(image=image, memory_mb=256, pids=128, disk_mb=64, exec_timeout_s=20))
+    # history=True: these tests use git on the image's history (the SWE env runs with it off, tested below).
+    sb = DockerSandbox(SandboxSpec(image=image, memory_mb=256, pids=128, disk_mb=64, exec_timeout_s=20,
+                                   history=True))
     yield sb
     sb.close()
 
@@ -244,6 +246,50 @@ def test_killing_init_from_inside_does_not_end_the_sandbox(box):
     assert box.exec("echo alive").output == "alive\n" and box.alive
 
 
+def test_commands_run_unprivileged_and_cannot_read_the_pristine_store(image: str):
+    from turngym.envs.swe.sandbox.docker_backend import AGENT_UID, PRISTINE_GIT, RESET_GID, DockerSandbox
+
+    sb = DockerSandbox(SandboxSpec(image=image, memory_mb=256, pids=128, disk_mb=64))  # history off: the default
+    try:
+        ident = sb.exec("id -u; id -g; id -G; grep -E '^Cap(Eff|Prm|Inh|Amb)' /proc/self/status").output.split()
+        assert ident[:3] == [str(AGENT_UID)] * 3 and str(RESET_GID) not in ident  # no supplementary group
+        assert all(v == "0000000000000000" for v in ident[4::2])
+        # The store (the clean source: a synthesized task's fix) is out of reach however it is asked for.
+        res = sb.exec(f"ls /opt/turngym; cat {PRISTINE_GIT}/HEAD; find {PRISTINE_GIT} -type f | head -1; "
+                      f"git --git-dir={PRISTINE_GIT} log --oneline; git cat-file --batch-all-objects --batch-check; "
+                      "echo END")
+        assert "Permission denied" in res.output and res.output.count("\n") < 12
+        assert "refs/heads" not in res.output and "blob" not in res.output and "commit" not in res.output
+        with pytest.raises(ValueError):
+            sb.read_file("../opt/turngym/pristine.git/HEAD")
+        sb.exec("ln -s /opt/turngym/pristine.git/HEAD leak")
+        with pytest.raises((ValueError, SandboxError, FileNotFoundError)):
+            sb.read_file("leak")
+        # Reset still reads it (its own group): the tree goes back to the start commit.
+        sb.exec("echo changed > README; rm -rf .git")
+        sb.reset()
+        assert sb.exec("cat README").output == "tiny\n"
+        assert "Permission denied" in sb.exec(f"cat {PRISTINE_GIT}/HEAD").output
+    finally:
+        sb.close()
+
+
+def test_an_image_whose_store_the_agent_can_read_is_refused(image: str):
+    from turngym.envs.swe.sandbox.docker_backend import DockerSandbox
+
+    weak = IMAGE + "-weak"
+    subprocess.run(["docker", "build", "-q", "--network", "none", "-t", weak, "-"], check=True, capture_output=True,
+                   input=f"FROM {image}\nRUN chmod -R o+rX /opt/turngym\n".encode())
+    try:
+        with pytest.raises(SandboxError, match="can read /opt/turngym.*rebuild"):
+            DockerSandbox(SandboxSpec(image=weak))
+        left = subprocess.run(["docker", "ps", "-aq", "--filter", f"ancestor={weak}"], capture_output=True,
+                              text=True, check=True).stdout.split()
+        assert left == []  # the refused container was removed
+    finally:
+        subprocess.run(["docker", "rmi", "-f", weak], capture_output=True)
+
+
 def test_close_leaves_no_container_or_volume(image: str):
     from turngym.envs.swe.sandbox.docker_backend import SESSION, DockerSandbox
 
@@ -322,12 +368,12 @@ def test_nothing_left_after_200_cycles(image: str):
 
     volumes_before = volumes()
     fds_before = len(os.listdir("/proc/self/fd"))  # the backend makes no host files; its sockets must not leak
-    sb = DockerSandbox(SandboxSpec(image=image, pids=64))
+    sb = DockerSandbox(SandboxSpec(image=image, pids=64, history=True))
     try:
         for i in range(200):
             if i % 50 == 49:  # a fresh container now and then: the acquire/close path too
                 sb.close()
-                sb = DockerSandbox(SandboxSpec(image=image, pids=64))
+                sb = DockerSandbox(SandboxSpec(image=image, pids=64, history=True))
             res = sb.exec(f"echo {i} >> README; touch f{i}; (setsid sleep 100 &); echo ok")
             assert res.output == "ok\n"
             sb.reset()

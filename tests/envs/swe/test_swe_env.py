@@ -368,22 +368,29 @@ def test_check_env_passes():
 
 
 @pytest.mark.slow
-def test_docker_backend_episode():
+@pytest.mark.parametrize("repo", sorted(synth_repos.REPOS))
+def test_docker_backend_expert_resolves_and_the_store_is_hidden(repo):
     from turngym.envs.swe.sandbox.docker_backend import docker_unavailable
 
     why = docker_unavailable()
     if why is not None:
         pytest.skip(f"no docker daemon: {why}")
-    from turngym.envs.swe.images import docker_image_exists
+    from turngym.envs.swe.images import build_command, docker_image_exists
 
-    image = synth_repos.get_spec("cachetools").image
+    image = synth_repos.get_spec(repo).image
     if not docker_image_exists(image):
-        pytest.skip(f"docker image {image} not built (turngym.envs.swe.images.build_command('cachetools'))")
-    env = gym.make(ENV_ID, repos=["cachetools"], backend="docker")
+        pytest.skip(f"docker image {image} not built: {build_command(repo)}")
+    env = gym.make(ENV_ID, repos=[repo], backend="docker")
     try:
         obs, info = env.reset(seed=0)
         assert bash(env, "git status --porcelain") == "" and len(bash(env, "git log --all --format=%H").split()) == 1
+        # The image's store holds the clean source (the fix): the agent's uid cannot read it (SECURITY.md).
+        assert "Permission denied" in bash(env, "cat /opt/turngym/pristine.git/HEAD 2>&1")
+        assert bash(env, "id -u").strip() == "10001"
         reward, info = run_expert(env, obs, info)
-        assert reward == 1.0
+        assert reward == 1.0 and info["success"] is True
+        obs, info = env.reset(seed=1)
+        obs, reward, term, trunc, info = env.step(call("submit"))
+        assert term and reward == 0.0 and info["success"] is False  # the bug is still there
     finally:
         env.close()
