@@ -297,8 +297,10 @@ class SWEEnv(TextEnv):
             return
         env_pool.give_back(self._pool_key, pool)
 
-    def _start_state(self, inst: SWEInstance) -> None:
-        """A sandbox holding ``inst``'s start state (``self.sandbox``); ``SandboxError`` when none can be made.
+    def _start_state(self, inst: SWEInstance) -> str:
+        """A sandbox holding ``inst``'s start state (``self.sandbox``); returns the start's tree hash.
+
+        ``SandboxError`` when none can be made.
 
         One retry with a new sandbox: a warm one that died while idle is replaced, not reported.
         """
@@ -314,9 +316,9 @@ class SWEEnv(TextEnv):
                 self.sandbox = sb
                 if inst.base_commit and getattr(sb, "start_commit", inst.base_commit) != inst.base_commit:
                     sb.reset(inst.base_commit)
-                self.start_commit = env_repo.prepare_start(sb, WORKDIR, str(inst.extra.get("bug_patch", "")))
+                self.start_commit, tree = env_repo.prepare_start(sb, WORKDIR, str(inst.extra.get("bug_patch", "")))
                 self.editor = Editor(sb)
-                return
+                return tree
             except (SandboxError, ValueError) as exc:
                 last = exc if isinstance(exc, SandboxError) else SandboxError(str(exc))
                 self._release(broken=True)
@@ -345,8 +347,7 @@ class SWEEnv(TextEnv):
         self.index = self._pick(options or {})
         self.instance = self.instances[self.index]
         try:
-            self._start_state(self.instance)
-            self.tree = env_repo.state_tree(self.sandbox)  # type: ignore[arg-type]
+            self.tree = self._start_state(self.instance)
             obs = self._intro()
         except SandboxError as exc:
             # DESIGN §3: not the agent's failure. The episode is over before it began: the first step reports it.
@@ -432,6 +433,10 @@ class SWEEnv(TextEnv):
             truncated, terminated, reward = True, False, 0.0
         self.done = terminated or truncated
         self.truncated_flag = truncated
+        if self.done:
+            # Given back now, not at the next reset: the pool's background reset then overlaps whatever the caller
+            # does between episodes (a policy's forward pass), and the next reset finds the sandbox clean.
+            self._release()
         self.last_obs = truncate(obs, self.max_obs_chars)
         info = self._info()
         info.update(extra)

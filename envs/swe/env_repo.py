@@ -47,17 +47,21 @@ _HEX40 = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 
 
 def start_script(workdir: str, apply_patch: bool) -> str:
-    """Makes the fresh single-commit repository of the start state (module docstring); prints its commit."""
+    """Makes the fresh single-commit repository of the start state (module docstring); prints its commit and tree.
+
+    The commit's tree is the whole work tree (``add -A -f`` after a reset that left no ignored file), so it is
+    what ``state_tree`` would compute: the start's state key costs no second git run.
+    """
     apply = (f"g apply --whitespace=nowarn {START_PATCH} && rm -f {START_PATCH} && " if apply_patch else "")
     return "\n".join([
         "set -u", _GIT_ENV, _G, f"cd {shlex.quote(workdir)} || exit 90",
         f"rm -rf .git && g init -q && {apply}g add -A -f && g commit -q --no-verify -m 'task start' "
-        "&& g rev-parse HEAD",
+        "&& g rev-parse HEAD 'HEAD^{tree}'",
     ])
 
 
-def prepare_start(sandbox: Sandbox, workdir: str, bug_patch: str) -> str:
-    """Turns a sandbox reset to ``base_commit`` into the task's start state; returns the start commit.
+def prepare_start(sandbox: Sandbox, workdir: str, bug_patch: str) -> tuple[str, str]:
+    """Turns a sandbox reset to ``base_commit`` into the task's start state; returns its commit and tree hashes.
 
     Raises:
         SandboxError: The patch does not apply or git fails (the sandbox or the task is broken: not the agent's).
@@ -65,11 +69,12 @@ def prepare_start(sandbox: Sandbox, workdir: str, bug_patch: str) -> str:
     if bug_patch:
         sandbox.write_file(START_PATCH, bug_patch.encode("utf-8"))
     res = sandbox.exec(start_script(workdir, bool(bug_patch)), timeout=120, max_output_chars=4000)
-    head = res.output.strip().rsplit("\n", 1)[-1] if res.output.strip() else ""
-    if res.exit_code != 0 or not _HEX40.match(head):
+    lines = res.output.strip().split("\n")
+    commit, tree = (lines[-2], lines[-1]) if len(lines) >= 2 else ("", "")
+    if res.exit_code != 0 or not (_HEX40.match(commit) and _HEX40.match(tree)):
         raise SandboxError(f"could not make the task's start state (exit {res.exit_code}): {res.output[-400:]}",
                            sandbox.backend)
-    return head
+    return commit, tree
 
 
 def state_tree(sandbox: Sandbox) -> str | None:
