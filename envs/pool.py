@@ -19,6 +19,10 @@ in the caller with the same type and message, the worker's traceback chained as 
 that dies, or does not answer within ``timeout`` seconds, raises ``WorkerError`` (a ``RuntimeError``)
 and closes the pool.
 
+``close()`` closes every env, then ends each worker the way an interpreter ends: its ``atexit`` hooks run, so
+what envs release at exit (the SWE env's warm sandboxes: bubblewrap trees, docker containers) does not outlive
+the pool. A worker still busy after ``EXIT_GRACE_S`` seconds is killed.
+
 Example:
     >>> from turngym.envs.pool import make_pool
     >>> with make_pool("turngym/KuhnPoker-v0", 2, env_kwargs={"opponents": ["random"]}) as pool:
@@ -31,12 +35,14 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import multiprocessing as mp
 import operator
 import os
 import pickle
 import signal
+import socket
 import time
 import traceback
 from collections.abc import Sequence
@@ -50,6 +56,8 @@ StepResult = tuple[Any, float, bool, bool, dict]
 
 EXECUTORS = ("inprocess", "subprocess", "ray")
 START_METHODS = ("forkserver", "spawn")
+EXIT_GRACE_S = 10.0
+"""Seconds ``close()`` gives each worker to close its envs and run its exit hooks before it is killed."""
 
 _Envelope = tuple[bool, Any]  # (True, result) or (False, packed error)
 _P = TypeVar("_P", bound="_PoolBase")
@@ -268,6 +276,11 @@ class _Shard:
         except Exception as exc:
             return False, _pack_error(exc, self.where)
 
+    def identity(self) -> tuple[str, int, str]:
+        """``(host name, pid, the pid's start time)`` of the process holding this shard."""
+        pid = os.getpid()
+        return socket.gethostname(), pid, _start_ticks(pid)
+
     def handle_pickled(self, cmd: str, payload: Any) -> bytes:
         """``handle`` with the reply pickled here (Ray: plain pickle semantics, e.g. writable arrays)."""
         return _dumps_envelope(self.handle(cmd, payload), self.where)
@@ -280,6 +293,20 @@ class _Shard:
             except Exception:
                 pass
         self.envs = {}
+
+
+def _start_ticks(pid: int) -> str:
+    """Process ``pid``'s start time (``/proc/<pid>/stat`` field 22; '' when it is gone, a zombie, or unknown).
+
+    With the pid it names one running process for good: a pid can be reused once its owner is gone.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            data = fh.read()
+    except OSError:
+        return ""
+    fields = data[data.rfind(")") + 2:].split()
+    return "" if fields[0] == "Z" else fields[19]
 
 
 def _dumps_envelope(envelope: _Envelope, where: str) -> bytes:
@@ -313,7 +340,18 @@ def _worker_main(conn: Any, env_id: str, indices: list[int], env_kwargs: dict[st
         pass
     finally:
         shard.close()
+        _run_exit_hooks()
         conn.close()
+
+
+def _run_exit_hooks() -> None:
+    """Runs this worker's ``atexit`` handlers now, as the end of an interpreter would (each runs once).
+
+    A forkserver worker ends with ``os._exit`` and skips them, yet envs release process-wide resources there:
+    the SWE env's warm sandboxes (bubblewrap host directories, docker containers) live in a per-process pool
+    closed at interpreter exit (``envs/swe/env_pool.py``). Without this they outlived ``close()`` (issue 15).
+    """
+    atexit._run_exitfuncs()  # reports a failing handler on stderr and goes on with the others
 
 
 # ---------------------------------------------------------------------------------------------- pools
@@ -666,7 +704,7 @@ class SubprocessPool(_ShardedPool):
                     conn.send_bytes(pickle.dumps(("close", None)))
                 except Exception:
                     pass
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + EXIT_GRACE_S  # they close their envs and run their exit hooks
         for proc in procs:
             proc.join(timeout=max(0.0, deadline - time.monotonic()))
         for proc in procs:
@@ -697,7 +735,8 @@ class RayPool(_ShardedPool):
     """The envs in ``workers`` Ray actors; env ``i`` lives in actor ``i % workers``.
 
     Ray is started locally (``num_cpus`` CPUs, no dashboard) unless it is already initialized, or joins
-    the cluster at ``address``. ``close()`` kills the pool's actors; it leaves Ray running.
+    the cluster at ``address``. ``close()`` closes the envs and ends the pool's actors (``_shutdown``); it
+    leaves Ray running.
 
     Args:
         env_id: A registered env id (turngym must be importable on the cluster's nodes).
@@ -750,6 +789,7 @@ class RayPool(_ShardedPool):
             ]
             envelopes = self._exchange({w: ("ready", None) for w in range(self.workers)}, start_timeout)
             self.pids = self._unwrap(envelopes)
+            self._where = ray.get([a.identity.remote() for a in self._actors], timeout=start_timeout)
         except BaseException:
             self.close()
             raise
@@ -763,24 +803,42 @@ class RayPool(_ShardedPool):
         try:
             blobs = ray.get(refs, timeout=limit)
         except ray.exceptions.GetTimeoutError:
-            self.close()
+            self._shutdown(grace_s=2.0)  # a hung actor would not exit gracefully: do not wait long for it
             raise WorkerError(f"env pool actors did not answer within {limit} s; pool closed") from None
         except ray.exceptions.RayActorError as exc:
-            self.close()
+            self._shutdown(grace_s=2.0)
             raise WorkerError(f"an env pool actor died ({type(exc).__name__}: {exc}); pool closed") from None
         return [pickle.loads(b) for b in blobs]
 
     def close(self) -> None:
-        """Kills the pool's actors (their envs go with them); idempotent. Ray itself keeps running."""
+        """Ends the pool's actors (their envs closed first); idempotent. Ray itself keeps running."""
+        self._shutdown(EXIT_GRACE_S)
+
+    def _shutdown(self, grace_s: float) -> None:
+        """Each actor closes its envs and exits (running its ``atexit`` handlers); stragglers are killed.
+
+        ``ray.kill`` alone skips the exit hooks that release an env's process-wide resources (the SWE env's warm
+        sandboxes, see ``_run_exit_hooks``), so the actors leave through ``__ray_terminate__`` (Ray's graceful
+        ``exit_actor``) first. Ray answers that call before the process has run its hooks, so the actors of this
+        host are awaited until their processes are gone; only those left after ``grace_s`` seconds are killed.
+        """
         self._closed = True
         actors, self._actors = getattr(self, "_actors", []), []
         ray = getattr(self, "_ray", None)
         if ray is None or not actors:
             return
-        try:  # let the actors close their envs (temp dirs, databases), then kill them
-            ray.wait([a.close.remote() for a in actors], num_returns=len(actors), timeout=2.0)
+        deadline = time.monotonic() + grace_s
+        try:
+            for actor in actors:
+                actor.close.remote()  # actor tasks run in order: the envs close before the exit below
+            exits = [actor.__ray_terminate__.remote() for actor in actors]
+            ray.wait(exits, num_returns=len(exits), timeout=grace_s)
         except Exception:
             pass
+        here = socket.gethostname()
+        local = [(pid, start) for host, pid, start in getattr(self, "_where", []) if host == here and start]
+        while time.monotonic() < deadline and any(_start_ticks(pid) == start for pid, start in local):
+            time.sleep(0.01)
         for actor in actors:
             try:
                 ray.kill(actor)
