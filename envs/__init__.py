@@ -11,6 +11,7 @@ Example:
 """
 
 from turngym.envs import (
+    boardgames,  # noqa: F401  (registers tic-tac-toe and Connect Four)
     cards,  # noqa: F401  (registers the card games)
     dilemmas,  # noqa: F401  (registers the simultaneous-move games)
     puzzles,  # noqa: F401  (registers Sokoban and FrozenLake)
