@@ -7,6 +7,7 @@ Examples:
     turngym bench throughput --quick --out runs/throughput.json
     turngym train --algo.estimator grpo --iterations 30
     turngym sft --sft.episodes 200
+    turngym serve --model tiny --port 8000
 
 Bad configuration (an unknown env id, a bad seat, a game CFR cannot solve) prints the library's typed
 error, which names the nearest valid choice, and exits with status 2 (the Unix convention for usage
@@ -34,7 +35,7 @@ from rich.table import Table
 
 app = typer.Typer(
     name="turngym",
-    help="Multi-turn environments for agents: list, play, solve, train, benchmark.",
+    help="Multi-turn environments for agents: list, play, solve, train, serve, benchmark.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
@@ -607,6 +608,48 @@ def sft_cmd(ctx: typer.Context) -> None:
         status = sft_main(list(ctx.args))
     if status:
         raise typer.Exit(int(status))
+
+
+# --------------------------------------------------------------------------------------------- serve
+@app.command("serve")
+def serve_cmd(
+    model: Annotated[str, typer.Option(help="'tiny', an RL checkpoint (iter-N.pt or a run folder: its newest), "
+                                            "or a transformers model folder / Hugging Face id.")] = "tiny",
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 exposes the model to the network).")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port; 0 lets the OS pick a free one.")] = 8000,
+    served_model_name: Annotated[
+        str | None, typer.Option(help="The model name clients send (default: --model).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sampling generator (and of the tiny model's init).")] = 0,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
+    temperature: Annotated[
+        float, typer.Option(min=0.0, max=2.0, help="Temperature of requests that set none.")
+    ] = 1.0,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Completion tokens of requests that set none.")] = 256,
+    max_tokens_limit: Annotated[int, typer.Option(min=1, help="Most completion tokens a request may ask for.")]
+    = 2048,
+    tool_format: Annotated[
+        str, typer.Option(help="How request tools are shown to the model and its calls parsed: hermes, openai, plain.")
+    ] = "hermes",
+    max_body_bytes: Annotated[int, typer.Option(min=1, help="Longest request body accepted (413 past it).")]
+    = 2 * 2**20,
+    max_queue: Annotated[int, typer.Option(min=1, help="Requests waiting at once before 503 (busy).")] = 64,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Serve a policy as an OpenAI-compatible chat API (POST /v1/chat/completions, GET /v1/models).
+
+    One request generates at a time. Prints `turngym serve: NAME ready at URL` once it accepts requests;
+    Ctrl-C (SIGINT) or SIGTERM stops it.
+    """
+    with config_errors():
+        from turngym.agents.llm.serve import ServeSettings, serve_main
+
+        settings = ServeSettings(model_name=served_model_name or model, max_body_bytes=max_body_bytes,
+                                 max_tokens_limit=max_tokens_limit, default_max_tokens=max_new_tokens,
+                                 max_queue=max_queue, tool_format=tool_format)
+        serve_main(model, host=host, port=port, seed=seed, device=device, settings=settings, log_level=log_level,
+                   policy_kwargs={"temperature": temperature, "max_new_tokens": max_new_tokens})
 
 
 # --------------------------------------------------------------------------------------------- bench

@@ -39,6 +39,7 @@ import torch
 from turngym.agents.llm.batch import TurnBatch, encode_keys
 from turngym.agents.llm.policies.base import Generation, Message, TextPolicy
 from turngym.agents.llm.policies.lm import forward_logprobs
+from turngym.agents.llm.policies.openai_chat import PolicyInfraError
 from turngym.envs.core.errors import ConfigError
 from turngym.envs.core.registry import answer_affixes, env_info
 from turngym.envs.pool import EnvPool
@@ -243,8 +244,19 @@ def collect(
         admissible = None
         if cfg.constrain:
             admissible = [infos[i].get("admissible_actions") or None for i in stepping]
-        generations = policy.generate(prompts, admissible=admissible)
-        results = pool.step(stepping, [g.text for g in generations])
+        try:
+            generations = policy.generate(prompts, admissible=admissible)
+        except PolicyInfraError as err:
+            # DESIGN section 3: the policy's endpoint failed, not the agent. Those episodes end here, unscored
+            # (``infra_error`` in their final info: the trainer and leaderboards leave them out); the rest go on.
+            for k, reason in err.reasons.items():
+                i = stepping[k]
+                episodes[i].truncated = True
+                episodes[i].final_info = {**infos[i], "infra_error": f"policy: {reason}"}
+            kept = [k for k in range(len(stepping)) if k not in err.failures]
+            stepping, prompts = [stepping[k] for k in kept], [prompts[k] for k in kept]
+            generations = [err.partial[k] for k in kept]
+        results = pool.step(stepping, [g.text for g in generations]) if stepping else []
         next_live = []
         for i, prompt, gen, (obs, reward, terminated, truncated, info) in zip(
                 stepping, prompts, generations, results, strict=True):
