@@ -1,8 +1,8 @@
 """Sandbox images of the shipped task set: prepared directories (local backend) and docker images (docker backend).
 
 Local backend: one prepared directory per pinned repository, ``<cache>/images/<repo>-<version>/`` holding
-``repo/`` (the git work tree at ``base_commit``, ``synth.repos.prepare``) and ``site/`` when the repository has
-test dependencies. It is made on first use (one line on stderr says so; the sdist is downloaded from PyPI once,
+``repo/`` (the git work tree at ``base_commit``, ``synth.repos.prepare``) and ``site/`` (the pinned pytest and the
+test dependencies). It is made on first use (one line on stderr says so; the sdist is downloaded from PyPI once,
 sha256-checked and cached) into a temporary sibling and renamed into place, under an exclusive ``flock`` on
 ``<cache>/images/.<repo>-<version>.lock``, so threads and processes that ask at once prepare it once.
 ``<cache>`` is ``~/.cache/turngym/swe`` or ``$TURNGYM_SWE_CACHE``'s parent (synth's sdist cache is
@@ -47,7 +47,7 @@ def local_image(repo: str, root: Path | None = None) -> Path:
         root: Where images live (default ``cache_root()``).
 
     Returns:
-        ``<root>/<repo>-<version>`` with ``repo/`` (and ``site/`` when needed) inside.
+        ``<root>/<repo>-<version>`` with ``repo/`` and ``site/`` inside.
 
     Raises:
         ConfigError: Unknown repository.
@@ -56,13 +56,16 @@ def local_image(repo: str, root: Path | None = None) -> Path:
     spec = synth_repos.get_spec(repo)
     root = Path(root or cache_root())
     dest = root / f"{spec.name}-{spec.version}"
-    if (dest / "repo" / ".git").is_dir():
+    if (dest / "repo" / ".git").is_dir() and synth_repos.has_task_pytest(dest):
         _protect(dest)
         return dest
     root.mkdir(parents=True, exist_ok=True)
     with open(root / f".{spec.name}-{spec.version}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another thread or process may be preparing it right now
         if (dest / "repo" / ".git").is_dir():
+            if not synth_repos.has_task_pytest(dest):  # prepared before the pytest pin: add it
+                print(f"turngym swe: adding pytest {synth_repos.TASK_PYTEST} to {dest}/site (once)", file=sys.stderr)
+                synth_repos.install_site(spec, dest)
             _protect(dest)
             return dest
         print(f"turngym swe: preparing {spec.dist} {spec.version} into {dest} (once)", file=sys.stderr)
@@ -95,7 +98,7 @@ def build_command(repo: str, root: Path | None = None) -> str:
     req = dest / "requirements.txt"
     prep = (f"{shlex.quote(sys.executable)} -c 'from turngym.envs.swe.images import local_image; "
             f"local_image(\"{spec.name}\")'")
-    reqs = " ".join(["pytest", *spec.test_requires])
+    reqs = " ".join([f"pytest=={synth_repos.TASK_PYTEST}", *spec.test_requires])
     return (f"{prep} && printf '%s\\n' {reqs} > {shlex.quote(str(req))} && "
             f"{shlex.quote(str(BUILD_SCRIPT))} repo {shlex.quote(str(dest / 'repo'))} --name {spec.image} "
             f"--requirements {shlex.quote(str(req))}")

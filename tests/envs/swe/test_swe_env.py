@@ -394,3 +394,25 @@ def test_docker_backend_expert_resolves_and_the_store_is_hidden(repo):
         assert term and reward == 0.0 and info["success"] is False  # the bug is still there
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("backend", ["local", "docker"])
+def test_sandboxes_run_the_pytest_the_task_ids_were_recorded_with(backend):
+    """Parametrized ids change between pytest releases (boltons' magnet URL case): both backends pin it."""
+    why = swe_env._backend_problem(backend)
+    if why is None and backend == "docker":
+        from turngym.envs.swe.images import docker_image_exists
+
+        if not docker_image_exists(synth_repos.get_spec("boltons").image):
+            why = "image not built (.ci/docker-setup builds it)"
+    if why is not None:
+        pytest.skip(f"{backend} backend unavailable: {why}")
+    env = gym.make(ENV_ID, repos=["boltons"], backend=backend)
+    try:
+        env.reset(seed=0)
+        assert bash(env, "python -c 'import pytest; print(pytest.__version__)'").strip() == synth_repos.TASK_PYTEST
+        ids = bash(env, "python -m pytest -q --collect-only -p no:cacheprovider tests/test_urlutils.py "
+                        "2>/dev/null | grep -c magnet")
+        assert int(ids.strip() or 0) >= 1  # the recorded string id, not pytest 9.2's test_urlN
+    finally:
+        env.close()

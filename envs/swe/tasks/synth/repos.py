@@ -50,6 +50,12 @@ class SdistHashError(TurnGymError, RuntimeError):
     """A source distribution's sha256 is not the pinned one: the file is refused (tampered, or the wrong one)."""
 
 
+TASK_PYTEST = "9.0.3"
+"""The pytest the shipped tasks' test ids were recorded with. Ids of parametrized tests can change between pytest
+releases (pytest 9.2 names boltons' long ``magnet:?xt=...`` URL case ``test_url16``), so both backends run this
+one: the docker images install it and the local images carry it in ``site/`` (ahead of the host's pytest)."""
+
+
 @dataclass(frozen=True)
 class RepoSpec:
     """One library: where its sdist comes from, where its source and tests are, and how its tests run.
@@ -65,7 +71,8 @@ class RepoSpec:
         exclude_dirs: Folders under ``source_dirs`` that are not library source (tests inside the package).
         test_paths: The test files/folders pytest is given for the whole suite.
         pythonpath: Folders put first on ``PYTHONPATH`` so the tests import the tree's source (``src`` layouts).
-        test_requires: Test dependencies besides pytest, installed into ``site/`` (pip requirement strings).
+        test_requires: Test dependencies besides pytest (``TASK_PYTEST``, always installed), installed into
+            ``site/`` (pip requirement strings).
     """
 
     name: str
@@ -232,10 +239,19 @@ def prepare(spec: RepoSpec | str, dest: str | Path, cache: Path | None = None) -
     _git(tree, "init", "-q")
     _git(tree, "add", "--all", "--force")  # every file of the sdist, whatever ignore files it ships
     _git(tree, "commit", "-q", "--no-verify", "-m", f"{spec.dist} {spec.version} (sdist {spec.sdist})")
-    if spec.test_requires:
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-input", "--target",
-                        str(dest / "site"), *spec.test_requires], check=True)
+    install_site(spec, dest)
     return _git(tree, "rev-parse", "HEAD")
+
+
+def install_site(spec: RepoSpec, dest: str | Path) -> None:
+    """Installs ``TASK_PYTEST`` and the test dependencies into ``dest/site`` (pip, from the package index)."""
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-input", "--target",
+                    str(Path(dest) / "site"), f"pytest=={TASK_PYTEST}", *spec.test_requires], check=True)
+
+
+def has_task_pytest(dest: str | Path) -> bool:
+    """Whether ``dest/site`` holds ``TASK_PYTEST`` (images prepared before it was pinned do not)."""
+    return (Path(dest) / "site" / f"pytest-{TASK_PYTEST}.dist-info").is_dir()
 
 
 def source_files(spec: RepoSpec, tree: Path) -> list[str]:
