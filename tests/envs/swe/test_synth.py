@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import random
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -234,7 +236,13 @@ def test_prepare_is_deterministic_and_leaves_a_clean_work_tree(minirepo, tmp_pat
     assert again == head and len(head) == 40  # same commit hash: same tree, author, dates and message
     assert _git(tree, "status", "--porcelain", "--ignored").stdout == ""
     assert (tree / "minilib" / "__init__.py").read_text() == MINILIB
-    assert not (tmp_path / "again" / "site").exists()  # no test dependencies: no site/
+    # No test dependencies: site/ holds only the pinned pytest (and its own dependencies).
+    from turngym.envs.swe.tasks.synth.repos import TASK_PYTEST, has_task_pytest
+
+    assert has_task_pytest(tmp_path / "again")
+    assert subprocess.run([sys.executable, "-c", "import pytest; print(pytest.__version__)"], env={
+        **os.environ, "PYTHONPATH": str(tmp_path / "again" / "site")}, capture_output=True, text=True,
+        cwd=tmp_path).stdout.strip() == TASK_PYTEST
 
 
 def test_a_sdist_whose_sha256_differs_from_the_pin_is_refused(minirepo, tmp_path: Path):
