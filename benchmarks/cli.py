@@ -8,6 +8,7 @@ Examples:
     turngym train --algo.estimator grpo --iterations 30
     turngym sft --sft.episodes 200
     turngym serve --model tiny --port 8000
+    turngym leaderboard cards --out runs/leaderboard --workers 2
 
 Bad configuration (an unknown env id, a bad seat, a game CFR cannot solve) prints the library's typed
 error, which names the nearest valid choice, and exits with status 2 (the Unix convention for usage
@@ -650,6 +651,74 @@ def serve_cmd(
                                  max_queue=max_queue, tool_format=tool_format)
         serve_main(model, host=host, port=port, seed=seed, device=device, settings=settings, log_level=log_level,
                    policy_kwargs={"temperature": temperature, "max_new_tokens": max_new_tokens})
+
+
+# --------------------------------------------------------------------------------------- leaderboard
+def resolve_suite_path(suite: str) -> Path:
+    """A suite file's path, or the shipped suite of that name (``cards``) when no such file exists."""
+    path = Path(suite)
+    if path.exists() or path.suffix:
+        return path
+    from turngym.agents.leaderboard.suite import example_suite_path
+
+    return example_suite_path(suite)
+
+
+@app.command("leaderboard")
+def leaderboard_cmd(
+    suite: Annotated[str, typer.Argument(metavar="SUITE", help="A suite file (.toml, .json, .yaml) or the name of "
+                                                               "a shipped suite (cards).")],
+    out: Annotated[Path, typer.Option(help="Output folder: games.jsonl (resumable log), manifest.json, "
+                                           "leaderboard.{md,json,png,html}.")] = Path("runs/leaderboard"),
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes playing games (1: this process).")] = 1,
+    max_games: Annotated[
+        int | None, typer.Option(min=1, help="Play at most this many new games, then rate what is logged.")
+    ] = None,
+    png: Annotated[bool, typer.Option("--png/--no-png", help="Write the PNG plot.")] = True,
+    html: Annotated[bool, typer.Option("--html/--no-html", help="Write the static HTML page.")] = True,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: when it is a terminal)."),
+    ] = None,
+) -> None:
+    """Play a suite (agents x envs x seeds, seat-swapped), log every game, and rank the agents.
+
+    Ratings: Bradley-Terry with bootstrap intervals (the ranking of record) and openskill, overall and per
+    env; single-agent envs get success rates and mean returns. A rerun on the same --out skips the games
+    already logged, so an interrupted run continues where it stopped. Infrastructure failures (an endpoint
+    down, a sandbox failing) are counted apart, never as losses. Prints the Markdown tables.
+    """
+    with config_errors():
+        from turngym.agents.leaderboard.runner import run_leaderboard
+        from turngym.agents.leaderboard.suite import load_suite
+
+        spec = load_suite(resolve_suite_path(suite))
+    writable_folder(out, "--out")
+    show_bar = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show_bar:
+        from tqdm import tqdm
+
+        bar = tqdm(desc="games", unit="game", file=sys.stderr)
+
+    def tick(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    with config_errors():
+        result, _ = run_leaderboard(spec, out, workers=workers, max_games=max_games, progress=tick, png=png,
+                                    html=html)
+    if bar is not None:
+        bar.close()
+    typer.echo(result.files["md"].read_text(encoding="utf-8"))
+    rate = result.played / result.seconds if result.seconds > 0 else 0.0
+    err = _console(stderr=True)
+    err.print(f"Played {result.played} games ({rate:.1f} games/s), {result.skipped} already logged, of "
+              f"{result.scheduled} scheduled.", markup=False)
+    for label, path in (("log", out / "games.jsonl"), ("manifest", out / "manifest.json"), *result.files.items()):
+        err.print(f"Wrote {label}: {path}", markup=False)
 
 
 # --------------------------------------------------------------------------------------------- bench

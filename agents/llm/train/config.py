@@ -279,6 +279,23 @@ class SFTConfig:
 
 
 @dataclass
+class OpponentPoolConfig:
+    """Self-play's pool of past checkpoints (used with ``--selfplay``; ``turngym.agents.llm.selfplay``)."""
+
+    fraction: float = 0.0
+    """Expected fraction of seats filled from the pool (the learner keeps at least one seat, so at most
+    (n - 1) / n in an n-player game; 0: pure self-play)."""
+    snapshot_every: int = 10
+    """Add a frozen copy of the policy to the pool every this many iterations (the starting policy is the
+    pool's first member)."""
+    max_size: int = 8
+    """Most checkpoints kept in the pool (the oldest is dropped first)."""
+    sampling: Literal["uniform", "rating"] = "uniform"
+    """How an opponent is picked: ``uniform``, or ``rating`` (prioritized fictitious self-play: weight = each
+    checkpoint's Bradley-Terry chance to beat the learner, from the games against the pool so far)."""
+
+
+@dataclass
 class TrainConfig:
     """A training run. The defaults are the embedded default run (README)."""
 
@@ -288,6 +305,11 @@ class TrainConfig:
     algo: AlgoConfig = field(default_factory=AlgoConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
+    selfplay: bool = False
+    """Self-play on the env's PettingZoo AEC form: the policy holds every seat (each seat's turns are its
+    own trajectory, ``agent_id`` = seat; pair with ``--algo.estimator mars``), and ``opponents.fraction`` of
+    the seats go to past checkpoints. Evaluation still plays the single-agent form (``env.eval_kwargs``)."""
+    opponents: OpponentPoolConfig = field(default_factory=OpponentPoolConfig)
     iterations: int = 50
     """RL iterations (one rollout + update each)."""
     seed: int = 0
@@ -345,7 +367,7 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
 
 
 _NESTED = {"model": ModelConfig, "env": EnvConfig, "rollout": RolloutConfig, "algo": AlgoConfig,
-           "optim": OptimConfig, "sft": SFTConfig}
+           "optim": OptimConfig, "sft": SFTConfig, "opponents": OpponentPoolConfig}
 
 
 def _nested_type(cls: type, name: str) -> type | None:
@@ -390,6 +412,7 @@ def _normal(value: Any) -> Any:
 
 
 _INT_AT_LEAST_1 = ("iterations", "eval_every", "eval_episodes", "checkpoint_every", "rollout.tasks_per_iter",
+                   "opponents.snapshot_every", "opponents.max_size",
                    "rollout.group_size", "rollout.max_turns", "rollout.workers", "optim.epochs",
                    "optim.minibatch_size", "model.max_new_tokens", "sft.steps", "sft.batch_size")
 _INT_AT_LEAST_0 = ("seed", "model.lora_rank", "rollout.history_turns", "sft.episodes")
@@ -403,6 +426,7 @@ _NUMBER_RANGES: dict[str, tuple[Any, str]] = {
     "optim.weight_decay": (lambda v: v >= 0, "a number >= 0"),
     "optim.max_grad_norm": (lambda v: v > 0, "a number > 0"),
     "sft.lr": (lambda v: v > 0, "a number > 0"),
+    "opponents.fraction": (lambda v: 0 <= v < 1, "a number in [0, 1) (the learner keeps a seat)"),
     "sft.prompt_weight": (lambda v: v >= 0, "a number >= 0"),
     "algo.value_coef": (lambda v: v >= 0, "a number >= 0"),
     "algo.epo_coef": (lambda v: v >= 0, "a number >= 0"),
@@ -452,6 +476,14 @@ def validate_config(cfg: TrainConfig) -> None:
         raise ConfigError("algo.epo_kappa_high", f"a number > algo.epo_kappa_low ({cfg.algo.epo_kappa_low})",
                           cfg.algo.epo_kappa_high)
     cfg.algo.options()
+    if cfg.selfplay and cfg.resume:
+        # The opponent pool (frozen weights, game records, its RNG) is not in the checkpoint yet: a resumed
+        # self-play run would silently restart the pool, so it is refused.
+        raise ConfigError("resume", "no --resume with --selfplay (the opponent pool is not checkpointed yet; "
+                          "start a new run)", True)
+    if cfg.selfplay and cfg.env.registry_entry().aec is None:
+        raise ConfigError("env.env_id", "an env with a PettingZoo AEC form for --selfplay (turngym list shows the "
+                          "forms; e.g. turngym/TicTacToe-v0)", cfg.env.env_id)
     for name, kwargs in (("env.kwargs", cfg.env.train_kwargs()), ("env.eval_kwargs", cfg.env.held_out_kwargs())):
         mode = kwargs.get("obs_mode", "text")
         if mode != "text":

@@ -29,7 +29,8 @@ from turngym.agents.llm.losses import ValueHead
 from turngym.agents.llm.losses.registry import build_loss, loss_requirements
 from turngym.agents.llm.policies.lm import LMPolicy
 from turngym.agents.llm.policies.tiny import build_policy
-from turngym.agents.llm.rollout import RolloutSettings, collect, rollout_metrics
+from turngym.agents.llm.rollout import Episode, RolloutSettings, collect, rollout_metrics
+from turngym.agents.llm.selfplay import OpponentPool, collect_selfplay, selfplay_metrics
 from turngym.agents.llm.train.checkpoint import (
     CheckpointError,
     check_run_folder,
@@ -60,6 +61,8 @@ from turngym.envs.pool import EnvPool, make_pool
 
 #: Per-episode outcomes of every held-out evaluation, in the run folder.
 EVAL_EPISODES = "eval_episodes.jsonl"
+#: Every self-play game (iteration, seed, who held each seat, returns), in the run folder.
+SELFPLAY_GAMES = "selfplay_games.jsonl"
 
 
 @dataclass
@@ -188,6 +191,7 @@ class _Run:
                                             env_kwargs=cfg.env.held_out_kwargs(),
                                             modules=cfg.env.module_names())
         self.eval_seeds = eval_seeds(cfg.seed, cfg.eval_episodes)
+        self.opponents = OpponentPool(cfg.opponents.max_size, cfg.opponents.sampling, cfg.seed)
 
     def prompt_length(self, messages: list[dict[str, str]]) -> int:
         return len(self.policy.encode_prompt(messages))
@@ -253,11 +257,14 @@ class _Run:
         cfg = self.cfg
         t0 = time.perf_counter()
         self.model.eval()
-        episodes = collect(self.pool, self.policy, train_seeds(self.task_rng, cfg.rollout.tasks_per_iter),
-                           cfg.rollout.group_size, self.settings, score_gold="score" in self.requires,
-                           prompt_length=self.prompt_length)
+        seeds = train_seeds(self.task_rng, cfg.rollout.tasks_per_iter)
+        if cfg.selfplay:
+            episodes, metrics = self.selfplay_rollout(it, seeds)
+        else:
+            episodes = collect(self.pool, self.policy, seeds, cfg.rollout.group_size, self.settings,
+                               score_gold="score" in self.requires, prompt_length=self.prompt_length)
+            metrics = {f"rollout/{k}": v for k, v in rollout_metrics(episodes).items()}
         t1 = time.perf_counter()
-        metrics = {f"rollout/{k}": v for k, v in rollout_metrics(episodes).items()}
         # Unscored episodes (the env's outside world failed, DESIGN §3) give no gradient.
         episodes = [ep for ep in episodes if ep.turns and ep.infra_error is None]
         if not episodes:
@@ -277,6 +284,33 @@ class _Run:
                         "train/turns": float(len(batch)), "time/rollout_s": t1 - t0,
                         "time/advantage_s": t2 - t1, "time/update_s": t3 - t2})
         return metrics
+
+    def selfplay_rollout(self, it: int, seeds: list[int]) -> tuple[list[Episode], dict[str, float]]:
+        """Self-play games on the env's AEC form, a fraction of seats held by past checkpoints.
+
+        The pool starts with the policy that begins iteration 1 and gains a frozen copy every
+        ``opponents.snapshot_every`` iterations; the learner is recorded as ``iter{it - 1}`` (the weights it
+        plays with), so ``pool/rating`` is its Bradley-Terry rating over every pool game so far, relative to
+        the starting policy ``iter0``. Every game is appended to ``selfplay_games.jsonl``.
+        """
+        cfg, pool = self.cfg, self.opponents
+        if (it - 1) % cfg.opponents.snapshot_every == 0:
+            pool.add(self.policy, f"iter{it - 1}")
+        learner = f"iter{it - 1}"
+        rollout = collect_selfplay(cfg.env.env_id, self.policy, seeds, cfg.rollout.group_size, self.settings,
+                                   opponents=pool.opponents(), opponent_fraction=cfg.opponents.fraction,
+                                   rng=pool.rng, prompt_length=self.prompt_length)
+        records = pool.record(rollout, learner)
+        with (self.out / SELFPLAY_GAMES).open("a", encoding="utf-8") as f:
+            for r in records:
+                f.write(json.dumps({"iteration": it, "seed": r.seed, "seats": list(r.seats),
+                                    "returns": list(r.returns), "infra_error": r.infra_error}) + "\n")
+        metrics = {f"rollout/{k}": v for k, v in selfplay_metrics(rollout).items()}
+        ratings = pool.ratings()
+        if learner in ratings and "iter0" in ratings:
+            metrics["pool/rating"] = ratings[learner] - ratings["iter0"]
+        metrics["pool/size"] = float(len(pool.members))
+        return list(rollout.episodes), metrics
 
     @property
     def temperature(self) -> float:

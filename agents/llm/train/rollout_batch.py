@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from turngym.agents.llm.batch import TurnBatch
-from turngym.agents.llm.rollout import Episode, score0_column, to_turn_batch
+from turngym.agents.llm.rollout import Episode, score0_column
+from turngym.agents.llm.selfplay import seat_turn_batch
 from turngym.agents.llm.train.tensors import TokenBatch, build_token_batch
 
 
@@ -39,7 +40,8 @@ class RolloutBatch:
     """The rows of one rollout, for the estimators (``turns``) and the update (``tokens``).
 
     Attributes:
-        turns: One row per turn, episodes in order (``to_turn_batch``).
+        turns: One row per turn, episodes in order (``to_turn_batch``; ``agent_id`` is the seat of a self-play
+            ``SeatEpisode``, 0 otherwise: ``seat_turn_batch``).
         tokens: The same rows as padded token sequences (``build_token_batch``).
         action_valid: [B] whether the env accepted each turn's action (``invalid_action_penalty``).
         score0: [B] each row's episode's score before its first turn (``s_{-1}``; NaN when not scored).
@@ -95,5 +97,5 @@ def build_rollout_batch(episodes: Sequence[Episode], pad_id: int) -> RolloutBatc
         ValueError: No turns, or a turn's recorded log-probs do not match its completion.
     """
     valid = np.array([t.action_valid for ep in episodes for t in ep.turns], dtype=bool)
-    return RolloutBatch(turns=to_turn_batch(episodes), tokens=build_token_batch(episodes, pad_id),
+    return RolloutBatch(turns=seat_turn_batch(episodes), tokens=build_token_batch(episodes, pad_id),
                         action_valid=valid, score0=score0_column(episodes))
