@@ -365,7 +365,8 @@ def docker_pool_episodes(image: str, n: int) -> None:
     from turngym.envs.swe.sandbox.docker_backend import SESSION, DockerSandbox
 
     mine = ("ps", "-aq", "--filter", f"label={LABEL}.session={SESSION}")
-    assert docker_ids(*mine) == set()
+    # Earlier tests of this process may hold warm env sandboxes (the env pools close at interpreter exit).
+    mine_before = docker_ids(*mine)
     volumes_before, fds_before = docker_ids("volume", "ls", "-q"), len(os.listdir("/proc/self/fd"))
     procs_before = descendants([os.getpid()])
     seen: set[str] = set()
@@ -377,7 +378,7 @@ def docker_pool_episodes(image: str, n: int) -> None:
 
     out = run_pool_episodes(factory, n)
     assert len(seen) == 2
-    assert docker_ids(*mine) == set() and not seen & docker_ids("ps", "-aq", "--no-trunc")
+    assert docker_ids(*mine) <= mine_before and not seen & docker_ids("ps", "-aq", "--no-trunc")
     assert docker_ids("volume", "ls", "-q") <= volumes_before
     assert [p for p in alive(descendants([os.getpid()])) if p not in procs_before] == []
     assert len(os.listdir("/proc/self/fd")) <= fds_before + 2  # the SDK's pooled HTTP connections

@@ -125,7 +125,9 @@ def test_printf_guard_accepts_only_formats_that_stay_small():
 def test_every_call_returns_within_its_time_limit(tool, query):
     r, elapsed = _timed(tool, query)
     assert elapsed < HANG, f"{elapsed:.1f}s"
-    assert not r.ok and "time limit" in r.output, r.output
+    # Stopped by the time limit, or (the flattener blowup, on a fast or idle machine) by the VM-op / memory cap
+    # first: either way a clear error within the limit.
+    assert not r.ok and ("time limit" in r.output or "too large or complex" in r.output), r.output
     _healthy(tool)  # a killed worker is replaced; the database is the same
 
 
@@ -235,7 +237,7 @@ def test_unbounded_build_scripts_stop_at_the_time_limit():
                    "CREATE TABLE big(v); INSERT INTO big VALUES ('ab'); CREATE TABLE r(n); "
                    f"INSERT INTO r {_blowup()};"]:
         start = time.monotonic()
-        with pytest.raises(ConfigError, match="time limit"):
+        with pytest.raises(ConfigError, match="time limit|too large or complex"):  # (see the test above)
             build_database(script, timeout_s=LIMIT)
         assert time.monotonic() - start < HANG
 
