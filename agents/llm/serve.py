@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from turngym.envs.core.errors import ConfigError, MissingExtraError
+from turngym.envs.core.served import start_in_thread, stop_in_thread
 
 if TYPE_CHECKING:
     from turngym.agents.llm.policies.lm import LMPolicy
@@ -577,17 +578,7 @@ class ChatServer:
             return self
         sock = bind_socket(self.host, 0)
         server = _uvicorn_server(self.service.app, "warning")
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="turngym-chat-server",
-                                  daemon=True)
-        thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                server.should_exit = True
-                thread.join(5)
-                sock.close()
-                raise RuntimeError("the chat server did not start")
-            time.sleep(0.005)
+        thread = start_in_thread(server, sock, "turngym-chat-server", _START_TIMEOUT_S)
         self._server, self._thread, self._socket = server, thread, sock
         self.port = sock.getsockname()[1]
         return self
@@ -596,10 +587,7 @@ class ChatServer:
         """Stops the server, joins its thread and closes its socket (idempotent)."""
         if self._thread is None:
             return
-        self._server.should_exit = True
-        self._thread.join(15)
-        if self._socket is not None:
-            self._socket.close()
+        stop_in_thread(self._server, self._thread, self._socket)
         self._server = self._thread = self._socket = None
         self.port = None
 

@@ -96,3 +96,53 @@ def replay(game: TurnGame[S], history: Sequence[int], what: str) -> S:
             raise ValueError(f"{what} history: move {k} ({action}) is not legal there")
         game.apply_action(s, action)
     return s
+
+
+class TwoPlayerBoardGame(TurnGame[S]):
+    """The rules both board games share: no chance, X (seat 0) and O alternate, +1/-1/0 at the end, nothing hidden.
+
+    A subclass's state has ``board`` (cells, ``EMPTY`` or a seat), ``history`` (the moves) and ``winner`` (a seat,
+    or -1); ``cells`` is the board's size (a full board ends the game as a draw).
+    """
+
+    cells: int
+
+    def chance_outcomes(self, s: Any) -> list[tuple[int, float]]:
+        return []
+
+    def chance_pending(self, s: Any) -> bool:
+        return False
+
+    def apply_chance(self, s: Any, outcome: int) -> None:
+        raise ValueError(f"{self.title} has no chance events")
+
+    def is_terminal(self, s: Any) -> bool:
+        return s.winner >= 0 or len(s.history) == self.cells
+
+    def current_player(self, s: Any) -> int:
+        return -1 if self.is_terminal(s) else len(s.history) % 2
+
+    def returns(self, s: Any) -> list[float]:
+        if s.winner < 0:
+            return [0.0, 0.0]
+        return [1.0, -1.0] if s.winner == 0 else [-1.0, 1.0]
+
+    def terminal_view_key(self, s: Any, player: int) -> str | None:
+        return self.info_encoding(s, player)  # nothing is hidden, so the board fixes the final view too
+
+    def encode(self, s: Any, player: int, out: np.ndarray) -> None:
+        encode_planes(s.board, player, out)
+
+    def to_json(self, s: Any) -> Any:
+        return {"history": list(s.history)}
+
+    def status_line(self, s: Any, player: int, your_turn: str) -> str:
+        """The last line of ``render``: the result, ``your_turn`` when ``player`` moves, or who is awaited."""
+        if self.is_terminal(s):
+            if s.winner < 0:
+                return "Game over: a draw (the board is full); your payoff +0."
+            who = "you" if s.winner == player else "your opponent"
+            return f"Game over: {who} ({MARKS[s.winner]}) won; your payoff {self.returns(s)[player]:+g}."
+        if self.current_player(s) == player:
+            return your_turn
+        return f"Waiting for {MARKS[1 - player]} to move."

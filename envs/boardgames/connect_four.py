@@ -12,12 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from turngym.envs.boardgames.boards import EMPTY, MARKS, SEAT_SLOTS, encode_planes, replay
+from turngym.envs.boardgames.boards import EMPTY, MARKS, SEAT_SLOTS, TwoPlayerBoardGame, replay
 from turngym.envs.boardgames.solvers import CONNECT_FOUR_OPPONENTS, named_opponents
 from turngym.envs.core.aec import GameAECEnv
-from turngym.envs.core.game import TurnGame
 from turngym.envs.core.session import read_dict, read_int_list
 from turngym.envs.core.single import GameSingleAgentEnv
 
@@ -50,7 +47,7 @@ def _run(board: list[int], row: int, col: int, dr: int, dc: int, player: int) ->
     return n
 
 
-class ConnectFourGame(TurnGame[ConnectFourState]):
+class ConnectFourGame(TwoPlayerBoardGame[ConnectFourState]):
     """Rules of Connect Four (see the module docstring)."""
 
     title = "Connect Four"
@@ -59,6 +56,7 @@ class ConnectFourGame(TurnGame[ConnectFourState]):
     action_names = COLUMN_NAMES
     aliases = {f"column {name}": c for c, name in enumerate(COLUMN_NAMES)}
     obs_size = SEAT_SLOTS + 3 * CELLS
+    cells = CELLS
     # A perfect-information game: the board and the seat fix the view (the player to move follows from
     # the count of stones).
     views_follow_info_state = True
@@ -66,22 +64,10 @@ class ConnectFourGame(TurnGame[ConnectFourState]):
     def new_state(self) -> ConnectFourState:
         return ConnectFourState()
 
-    def chance_outcomes(self, s: ConnectFourState) -> list[tuple[int, float]]:
-        return []
 
-    def chance_pending(self, s: ConnectFourState) -> bool:
-        return False
 
-    def apply_chance(self, s: ConnectFourState, outcome: int) -> None:
-        raise ValueError("Connect Four has no chance events")
 
-    def is_terminal(self, s: ConnectFourState) -> bool:
-        return s.winner >= 0 or len(s.history) == CELLS
 
-    def current_player(self, s: ConnectFourState) -> int:
-        if s.winner >= 0 or len(s.history) == CELLS:
-            return -1
-        return len(s.history) % 2
 
     def legal_actions(self, s: ConnectFourState) -> list[int]:
         if self.is_terminal(s):
@@ -106,10 +92,6 @@ class ConnectFourGame(TurnGame[ConnectFourState]):
                 s.winner = player
                 return
 
-    def returns(self, s: ConnectFourState) -> list[float]:
-        if s.winner < 0:
-            return [0.0, 0.0]
-        return [1.0, -1.0] if s.winner == 0 else [-1.0, 1.0]
 
     def board_string(self, s: ConnectFourState) -> str:
         """Rows from the top, ``x``/``o``/``.``, newline-separated (OpenSpiel's ``str(state)``)."""
@@ -119,11 +101,7 @@ class ConnectFourGame(TurnGame[ConnectFourState]):
     def info_encoding(self, s: ConnectFourState, player: int) -> str:
         return f"p{player}|{''.join('.xo'[c + 1] for c in s.board)}"
 
-    def terminal_view_key(self, s: ConnectFourState, player: int) -> str | None:
-        return self.info_encoding(s, player)  # nothing is hidden, so the board fixes the final view too
 
-    def encode(self, s: ConnectFourState, player: int, out: np.ndarray) -> None:
-        encode_planes(s.board, player, out)
 
     def render(self, s: ConnectFourState, player: int) -> str:
         mark = MARKS[player]
@@ -135,21 +113,10 @@ class ConnectFourGame(TurnGame[ConnectFourState]):
         for r in reversed(range(ROWS)):
             lines.append(" |" + " ".join("." if c == EMPTY else MARKS[c]
                                          for c in s.board[r * COLS:(r + 1) * COLS]) + "|")
-        if self.is_terminal(s):
-            if s.winner < 0:
-                lines.append("Game over: a draw (the board is full); your payoff +0.")
-            else:
-                who = "you" if s.winner == player else "your opponent"
-                lines.append(f"Game over: {who} ({MARKS[s.winner]}) won; your payoff "
-                             f"{self.returns(s)[player]:+g}.")
-        elif self.current_player(s) == player:
-            lines.append(f"Your turn: drop an {mark} into a column that is not full (a column letter).")
-        else:
-            lines.append(f"Waiting for {MARKS[1 - player]} to move.")
+        lines.append(self.status_line(s, player, f"Your turn: drop an {mark} into a column that is not full "
+                                                 "(a column letter)."))
         return "\n".join(lines)
 
-    def to_json(self, s: ConnectFourState) -> Any:
-        return {"history": list(s.history)}
 
     def from_json(self, data: Any) -> ConnectFourState:
         fields = read_dict(data, "Connect Four state", ("history",))

@@ -13,12 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from turngym.envs.boardgames.boards import EMPTY, MARKS, SEAT_SLOTS, encode_planes, lines, replay
+from turngym.envs.boardgames.boards import EMPTY, MARKS, SEAT_SLOTS, TwoPlayerBoardGame, lines, replay
 from turngym.envs.boardgames.solvers import TICTACTOE_OPPONENTS, named_opponents
 from turngym.envs.core.aec import GameAECEnv
-from turngym.envs.core.game import TurnGame
 from turngym.envs.core.session import read_dict, read_int_list
 from turngym.envs.core.single import GameSingleAgentEnv
 
@@ -41,7 +38,7 @@ class TicTacToeState:
     winner: int = -1
 
 
-class TicTacToeGame(TurnGame[TicTacToeState]):
+class TicTacToeGame(TwoPlayerBoardGame[TicTacToeState]):
     """Rules of tic-tac-toe (see the module docstring)."""
 
     title = "Tic-tac-toe"
@@ -51,6 +48,7 @@ class TicTacToeGame(TurnGame[TicTacToeState]):
     #: Row number first (``1a``) is accepted too.
     aliases = {name[::-1]: a for a, name in enumerate(CELL_NAMES)}
     obs_size = SEAT_SLOTS + 3 * CELLS
+    cells = CELLS
     # A perfect-information game: the board and the seat are everything a player knows, and they fix the
     # view (the player to move follows from the count of marks).
     views_follow_info_state = True
@@ -58,22 +56,10 @@ class TicTacToeGame(TurnGame[TicTacToeState]):
     def new_state(self) -> TicTacToeState:
         return TicTacToeState()
 
-    def chance_outcomes(self, s: TicTacToeState) -> list[tuple[int, float]]:
-        return []
 
-    def chance_pending(self, s: TicTacToeState) -> bool:
-        return False
 
-    def apply_chance(self, s: TicTacToeState, outcome: int) -> None:
-        raise ValueError("tic-tac-toe has no chance events")
 
-    def is_terminal(self, s: TicTacToeState) -> bool:
-        return s.winner >= 0 or len(s.history) == CELLS
 
-    def current_player(self, s: TicTacToeState) -> int:
-        if s.winner >= 0 or len(s.history) == CELLS:
-            return -1
-        return len(s.history) % 2
 
     def legal_actions(self, s: TicTacToeState) -> list[int]:
         if self.is_terminal(s):
@@ -93,10 +79,6 @@ class TicTacToeGame(TurnGame[TicTacToeState]):
         if any(board[a] == board[b] == board[c] == player for a, b, c in _LINES_THROUGH[action]):
             s.winner = player
 
-    def returns(self, s: TicTacToeState) -> list[float]:
-        if s.winner < 0:
-            return [0.0, 0.0]
-        return [1.0, -1.0] if s.winner == 0 else [-1.0, 1.0]
 
     def board_string(self, s: TicTacToeState) -> str:
         """The board row by row, ``x``/``o``/``.`` (OpenSpiel's ``str(state)`` without the newlines)."""
@@ -105,11 +87,7 @@ class TicTacToeGame(TurnGame[TicTacToeState]):
     def info_encoding(self, s: TicTacToeState, player: int) -> str:
         return f"p{player}|{self.board_string(s)}"
 
-    def terminal_view_key(self, s: TicTacToeState, player: int) -> str | None:
-        return self.info_encoding(s, player)  # nothing is hidden, so the board fixes the final view too
 
-    def encode(self, s: TicTacToeState, player: int, out: np.ndarray) -> None:
-        encode_planes(s.board, player, out)
 
     def render(self, s: TicTacToeState, player: int) -> str:
         mark = MARKS[player]
@@ -121,22 +99,10 @@ class TicTacToeGame(TurnGame[TicTacToeState]):
         for r in range(SIZE):
             lines.append(f" {r + 1}  " + " ".join("." if c == EMPTY else MARKS[c]
                                                  for c in s.board[r * SIZE:(r + 1) * SIZE]))
-        if self.is_terminal(s):
-            if s.winner < 0:
-                lines.append("Game over: a draw (the board is full); your payoff +0.")
-            else:
-                who = "you" if s.winner == player else "your opponent"
-                lines.append(f"Game over: {who} ({MARKS[s.winner]}) won; your payoff "
-                             f"{self.returns(s)[player]:+g}.")
-        elif self.current_player(s) == player:
-            lines.append(f"Your turn: place an {mark} on an empty cell (column letter, row number: a1 is the "
-                         "top left cell).")
-        else:
-            lines.append(f"Waiting for {MARKS[1 - player]} to move.")
+        lines.append(self.status_line(s, player, f"Your turn: place an {mark} on an empty cell (column letter, "
+                                                 "row number: a1 is the top left cell)."))
         return "\n".join(lines)
 
-    def to_json(self, s: TicTacToeState) -> Any:
-        return {"history": list(s.history)}
 
     def from_json(self, data: Any) -> TicTacToeState:
         fields = read_dict(data, "tic-tac-toe state", ("history",))

@@ -27,7 +27,6 @@ import json
 import secrets
 import socket
 import threading
-import time
 from dataclasses import dataclass
 from html import escape as html_escape
 from typing import Any
@@ -37,6 +36,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from turngym.envs.core.errors import ConfigError
+from turngym.envs.core.served import start_in_thread, stop_in_thread
 from turngym.envs.web.shop.catalog import Catalog
 from turngym.envs.web.shop.reward import Score
 from turngym.envs.web.shop.site import MAX_PAGE, MAX_QUERY_CHARS, SUB_PAGES, Page, Site, normalize_query
@@ -96,17 +96,7 @@ class ShopServer:
         sock.listen(128)
         config = uvicorn.Config(self._app(), log_level="warning", access_log=False, lifespan="off")
         server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="turngym-shop-server",
-                                  daemon=True)
-        thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                server.should_exit = True
-                thread.join(5)
-                sock.close()
-                raise RuntimeError("the shop server did not start")
-            time.sleep(0.005)
+        thread = start_in_thread(server, sock, "turngym-shop-server", _START_TIMEOUT_S)
         self._server, self._thread, self._socket = server, thread, sock
         self.port = sock.getsockname()[1]
         return self
@@ -115,10 +105,7 @@ class ShopServer:
         """Stops the server, joins its thread and closes its socket (idempotent)."""
         if self._thread is None:
             return
-        self._server.should_exit = True
-        self._thread.join(15)
-        if self._socket is not None:
-            self._socket.close()
+        stop_in_thread(self._server, self._thread, self._socket)
         self._server = self._thread = self._socket = None
         self.port = None
 
