@@ -670,7 +670,13 @@ def leaderboard_cmd(
                                                                "a shipped suite (cards).")],
     out: Annotated[Path, typer.Option(help="Output folder: games.jsonl (resumable log), manifest.json, "
                                            "leaderboard.{md,json,png,html}.")] = Path("runs/leaderboard"),
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes playing games (1: this process).")] = 1,
+    executor: Annotated[
+        str | None,
+        typer.Option(help="Where games are played: inprocess, subprocess (worker processes) or ray (Ray actors, "
+                          "pip install turngym[dist]). Default: subprocess with --workers > 1, else inprocess. "
+                          "Every executor logs the same games."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes or Ray actors (ignored in-process).")] = 1,
     max_games: Annotated[
         int | None, typer.Option(min=1, help="Play at most this many new games, then rate what is logged.")
     ] = None,
@@ -686,7 +692,8 @@ def leaderboard_cmd(
     Ratings: Bradley-Terry with bootstrap intervals (the ranking of record) and openskill, overall and per
     env; single-agent envs get success rates and mean returns. A rerun on the same --out skips the games
     already logged, so an interrupted run continues where it stopped. Infrastructure failures (an endpoint
-    down, a sandbox failing) are counted apart, never as losses. Prints the Markdown tables.
+    down, a sandbox failing) are counted apart, never as losses. A seat that makes max_invalid_streak (default 3)
+    invalid actions in a row forfeits the game. Prints the Markdown tables.
     """
     with config_errors():
         from turngym.agents.leaderboard.runner import run_leaderboard
@@ -708,15 +715,15 @@ def leaderboard_cmd(
             bar.refresh()
 
     with config_errors():
-        result, _ = run_leaderboard(spec, out, workers=workers, max_games=max_games, progress=tick, png=png,
-                                    html=html)
+        result, _ = run_leaderboard(spec, out, executor=executor, workers=workers, max_games=max_games,
+                                    progress=tick, png=png, html=html)
     if bar is not None:
         bar.close()
     typer.echo(result.files["md"].read_text(encoding="utf-8"))
     rate = result.played / result.seconds if result.seconds > 0 else 0.0
     err = _console(stderr=True)
-    err.print(f"Played {result.played} games ({rate:.1f} games/s), {result.skipped} already logged, of "
-              f"{result.scheduled} scheduled.", markup=False)
+    err.print(f"Played {result.played} games ({rate:.1f} games/s, {result.executor} x {result.workers}), "
+              f"{result.skipped} already logged, of {result.scheduled} scheduled.", markup=False)
     for label, path in (("log", out / "games.jsonl"), ("manifest", out / "manifest.json"), *result.files.items()):
         err.print(f"Wrote {label}: {path}", markup=False)
 

@@ -8,7 +8,9 @@ The kinds (``AGENT_KINDS``; each declares the settings it takes, so a typo is a 
 
 * ``random``: uniform over the legal actions (the action's word in text mode, its id in vector mode).
 * ``scripted``: any agent class or factory by import path, ``factory = "module:attr"`` with ``kwargs``, e.g.
-  ``"turngym.envs.boardgames.solvers:TicTacToeSolver"`` (perfect tic-tac-toe) or ``ConnectFourSearch``.
+  ``"turngym.envs.boardgames.solvers:TicTacToeSolver"`` (perfect tic-tac-toe) or ``ConnectFourSearch``, or
+  ``"turngym.agents.leaderboard.agents:ConstantAgent"`` (the same reply every turn: a calling station with
+  ``action = "call"``, or an agent that never acts validly, which the forfeit rule stops).
 * ``cfr``: a CFR+ average strategy of the env (``turngym.agents.baselines.cfr.solve``, ``iterations``), or a
   saved ``TabularPolicy`` (``path``, as ``turngym solve`` writes it).
 * ``sb3``: a saved Stable-Baselines3 / sb3-contrib model (``path``, ``algo``) behind ``SB3Policy``.
@@ -69,6 +71,29 @@ class RandomAgent:
             else:
                 out.append(ids[int(gen.integers(len(ids)))] if ids else None)
         return out
+
+
+class ConstantAgent:
+    """The same action every turn, legal or not (a ``scripted`` factory).
+
+    A fixed word is a classic baseline (``"call"`` in poker: the calling station); a word the env never
+    accepts is the agent the forfeit rule exists for (``play.py``).
+
+    Args:
+        action: The reply (a word for text observations, an id for vector ones).
+        obs_mode: The observation mode it asks for.
+    """
+
+    name = "constant"
+
+    def __init__(self, action: Any = "pass", obs_mode: str = "text"):
+        self.action = action
+        self.obs_mode = obs_mode
+
+    def act(self, observations: Sequence[Any], infos: Sequence[dict[str, Any]]) -> list[Any]:
+        """``action`` for every observation."""
+        del infos
+        return [self.action for _ in observations]
 
 
 def import_object(ref: str, what: str = "factory") -> Any:
@@ -233,5 +258,5 @@ def build_agent(spec: AgentSpec, env_id: str) -> Any:
     return agent
 
 
-__all__ = ["AGENT_KINDS", "SB3_ALGOS", "AgentKind", "RandomAgent", "build_agent", "check_agent_spec",
+__all__ = ["AGENT_KINDS", "SB3_ALGOS", "AgentKind", "ConstantAgent", "RandomAgent", "build_agent", "check_agent_spec",
            "import_object"]

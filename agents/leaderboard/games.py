@@ -1,7 +1,8 @@
 """One logged leaderboard game, its reduction to pairwise outcomes, and a synthetic tournament.
 
-* ``GameRecord``: the env, the seed, which agent sat in each seat, the seats' returns, and
-  ``infra_error`` when the outside world failed (DESIGN §3: such a game is not scored, never a loss).
+* ``GameRecord``: the env, the seed, which agent sat in each seat, the seats' returns,
+  ``infra_error`` when the outside world failed (DESIGN §3: such a game is not scored, never a loss), and
+  ``forfeit``, the seat that forfeited (rule 5 below).
 * ``pairwise``: the documented reduction of an N-seat game to pairwise outcomes (below), as
   ``Comparison`` rows, with the infra failures counted apart.
 * ``simulate_bt_games``: games drawn from a Bradley–Terry model with known strengths, for the
@@ -20,7 +21,10 @@ For every unordered pair of seats held by two *different* agents:
    The pairs of one game are not independent, which is why ``ratings.bootstrap_ci`` resamples games,
    not pairs;
 4. a pair of seats held by the same agent (self-play) is skipped: it says nothing about the agent's
-   strength relative to anyone else.
+   strength relative to anyone else;
+5. a game ended by a forfeit (``GameRecord.forfeit``: a seat made ``max_invalid_streak`` invalid actions in
+   a row, ``suite.EnvSpec``) is decided by it, not by the returns: the forfeiting seat loses to every other
+   seat and the other seats draw among themselves (the game stopped before it could rank them).
 """
 
 from __future__ import annotations
@@ -44,10 +48,11 @@ class GameRecord:
         seats: The agent name in each seat, in seat order (at least two seats).
         returns: Each seat's return, same order as ``seats``. May be empty when ``infra_error`` is set.
         infra_error: Why the outside world failed (sandbox, browser, endpoint), or None for a scored game.
+        forfeit: The seat that forfeited the game (module docstring, rule 5), or None.
 
     Raises:
-        ConfigError: On fewer than two seats, an empty agent name, or (for a scored game) returns that
-            do not match the seats or are not finite.
+        ConfigError: On fewer than two seats, an empty agent name, (for a scored game) returns that do not
+            match the seats or are not finite, or a forfeit that is not a seat of a scored game.
 
     Example:
         >>> GameRecord("turngym/KuhnPoker-v0", 3, ("cfr", "random"), (1.0, -1.0)).scored
@@ -59,6 +64,7 @@ class GameRecord:
     seats: tuple[str, ...]
     returns: tuple[float, ...]
     infra_error: str | None = None
+    forfeit: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seats", tuple(self.seats))
@@ -68,6 +74,11 @@ class GameRecord:
                               "by mean return with turngym.agents.stats.mean_ci)", self.seats)
         if not all(isinstance(a, str) and a for a in self.seats):
             raise ConfigError("seats", "non-empty agent names", self.seats)
+        if self.forfeit is not None and (self.infra_error is not None or isinstance(self.forfeit, bool)
+                                         or not isinstance(self.forfeit, int)
+                                         or not 0 <= self.forfeit < len(self.seats)):
+            raise ConfigError("forfeit", f"None or a seat index in [0, {len(self.seats)}) of a scored game",
+                              self.forfeit)
         if self.infra_error is not None:
             if self.returns and len(self.returns) != len(self.seats):
                 raise ConfigError("returns", f"() or {len(self.seats)} returns (one per seat)", self.returns)
@@ -116,14 +127,24 @@ class Reduction:
     self_pairs: int
 
 
+def seat_scores(record: GameRecord) -> tuple[float, ...]:
+    """The scores that rank the seats of a scored game (the pairwise reduction and openskill compare them).
+
+    The returns, or after a forfeit (rule 5) -1 for the forfeiting seat and 0 for every other.
+    """
+    if record.forfeit is None:
+        return record.returns
+    return tuple(-1.0 if i == record.forfeit else 0.0 for i in range(len(record.seats)))
+
+
 def seat_outcomes(record: GameRecord) -> list[tuple[int, int, float]]:
-    """The pairwise outcomes of one scored game by seat index (module docstring, rules 1, 2 and 4).
+    """The pairwise outcomes of one scored game by seat index (module docstring, rules 1, 2, 4 and 5).
 
     Returns:
         ``(first, second, score)`` per pair of seats held by different agents: ``score`` 1.0 means seat
         ``first`` won, 0.5 a draw (then ``first < second``). Each weighs ``1 / (N - 1)`` (rule 3).
     """
-    seats, returns = record.seats, record.returns
+    seats, returns = record.seats, seat_scores(record)  # rule 5: a forfeit decides, not the returns
     out = []
     for i in range(len(seats)):
         for j in range(i + 1, len(seats)):
@@ -139,7 +160,7 @@ def seat_outcomes(record: GameRecord) -> list[tuple[int, int, float]]:
 
 
 def game_comparisons(record: GameRecord, game: int = 0) -> list[Comparison]:
-    """The pairwise outcomes of one scored game (module docstring, rules 1-4).
+    """The pairwise outcomes of one scored game (module docstring, rules 1-5).
 
     Args:
         record: A scored game.

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from turngym.agents.leaderboard.table import RatingRow
 
 if TYPE_CHECKING:
-    from turngym.agents.leaderboard.runner import Summary, TaskRow
+    from turngym.agents.leaderboard.report import Summary, TaskRow
 
 #: Everything from outside the page is refused; inline style and script are the page's own.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
@@ -158,7 +158,7 @@ def task_table_html(rows: Sequence[TaskRow], level: float) -> str:
     pct = _e(f"{100 * level:g}%")
     head = ("<tr><th class=\"name\">env</th><th class=\"name\">agent</th><th>episodes</th><th>success</th>"
             f"<th class=\"name\">{pct} CI (Wilson)</th><th>mean return</th><th class=\"name\">{pct} CI (t)</th>"
-            "<th>infra errors</th></tr>")
+            "<th>infra errors</th><th>forfeits</th></tr>")
     body = []
     for t in rows:
         sci = ("" if t.success_low is None
@@ -170,7 +170,7 @@ def task_table_html(rows: Sequence[TaskRow], level: float) -> str:
             f'<td class="ci name" data-sort="{_sort(t.success_low)}">'
             f"{_bar(t.success_low, t.success_rate, t.success_high, (0.0, 1.0), zero=False)}{sci}</td>"
             f'<td data-sort="{_sort(t.mean_return)}">{_num(t.mean_return)}</td><td class="name">{rci}</td>'
-            f"<td>{t.infra_errors}</td></tr>")
+            f"<td>{t.infra_errors}</td><td>{t.forfeits}</td></tr>")
     return f'<table class="sortable"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
 
 
@@ -195,6 +195,9 @@ def leaderboard_html(summary: Summary) -> str:
               f"{board.n_boot} game resamples (bars share one scale per table; the grey tick is 0). "
               "W/D/L: pairwise outcomes against other agents. Games with an infrastructure error are counted "
               "apart and never as losses. Click a column header to sort.")
+    from turngym.agents.leaderboard.report import forfeit_legend
+
+    legend += " " + forfeit_legend(summary)
     notes = "".join(f"<li>{_e(n)}</li>" for n in board.notes)
     title = f"Leaderboard: {summary.suite}"
     return (
@@ -203,7 +206,7 @@ def leaderboard_html(summary: Summary) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{_e(title)}</h1><p class=\"meta\">{summary.games} of {summary.scheduled} scheduled games logged; "
-        f"{summary.infra_errors} infrastructure errors.</p>"
+        f"{summary.infra_errors} infrastructure errors; {sum(summary.forfeits.values())} forfeits.</p>"
         f'<nav aria-label="views">{"".join(nav)}</nav>{"".join(sections)}'
         f'<p class="legend">{_e(legend)}</p>{f"<ul class=legend>{notes}</ul>" if notes else ""}'
         f"<script>{SCRIPT}</script></body></html>\n"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from turngym.agents.leaderboard.table import RatingRow
 
 if TYPE_CHECKING:
-    from turngym.agents.leaderboard.runner import Summary
+    from turngym.agents.leaderboard.report import Summary
 
 
 def _panel(ax: object, rows: Sequence[RatingRow], title: str, level: float) -> None:

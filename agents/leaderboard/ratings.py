@@ -40,7 +40,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit, log_expit
 
-from turngym.agents.leaderboard.games import GameRecord, seat_outcomes
+from turngym.agents.leaderboard.games import GameRecord, seat_outcomes, seat_scores
 from turngym.envs.core.errors import ConfigError
 
 #: Virtual drawn games between every pair of agents (module docstring, "Regularisation").
@@ -311,7 +311,8 @@ def openskill_ratings(records: Iterable[GameRecord], agents: Sequence[str] = (),
     """Online Weng–Lin ratings (openskill), updated game by game in the order given.
 
     Each scored game is one ``model.rate`` call with one single-player team per seat and the seats' returns
-    as scores (higher is better; equal returns tie). Unlike ``bradley_terry`` this takes the whole game as a
+    as scores (higher is better; equal returns tie; a game ended by a forfeit ranks the forfeiting seat last and
+    ties the others, ``games.seat_scores``). Unlike ``bradley_terry`` this takes the whole game as a
     ranking, not the pairwise reduction, and depends on the order of the games: it is for matchmaking
     during a tournament, and ``bradley_terry`` is the ranking of record. Games with an infrastructure failure
     are skipped (never a loss), and so are games where one agent holds several seats (openskill rates each
@@ -337,6 +338,7 @@ def openskill_ratings(records: Iterable[GameRecord], agents: Sequence[str] = (),
         if not record.scored or len(set(record.seats)) < len(record.seats):
             continue
         teams = [[ratings[a]] for a in record.seats]
-        for a, (new,) in zip(record.seats, model.rate(teams, scores=list(record.returns)), strict=True):
+        scores = list(seat_scores(record))  # games.py, rule 5: a forfeit ranks its seat last, the others tied
+        for a, (new,) in zip(record.seats, model.rate(teams, scores=scores), strict=True):
             ratings[a] = new
     return {a: SkillRating(float(r.mu), float(r.sigma), float(r.ordinal())) for a, r in ratings.items()}

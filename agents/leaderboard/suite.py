@@ -4,6 +4,7 @@ A suite file names its agents, its envs and the seeds every env is played on::
 
     name = "cards"
     seeds = { start = 0, count = 100 }    # or a list: seeds = [0, 1, 2]
+    max_invalid_streak = 3                # optional: the forfeit rule of every env (EnvSpec.max_invalid_streak)
 
     [[agents]]
     name = "cfr+"                         # any non-empty text; it is escaped wherever it is shown
@@ -16,6 +17,7 @@ A suite file names its agents, its envs and the seeds every env is played on::
     kwargs = { max_turns = 20 }           # optional constructor arguments
     seeds = [0, 1, 2]                     # optional: this env's own seeds
     hands = 20                            # optional: deals per game (default 1), see EnvSpec.hands
+    max_invalid_streak = 3                # optional: the forfeit rule, see EnvSpec.max_invalid_streak
 
 TOML (``tomllib``; ``tomli`` on Python 3.10) and JSON are read with the standard library; YAML (``.yaml``/``.yml``)
 needs PyYAML, which turngym does not depend on (it comes with the ``llm`` extra), so a missing PyYAML is a
@@ -43,7 +45,11 @@ SUITE_FORMATS = {".toml": "toml", ".json": "json", ".yaml": "yaml", ".yml": "yam
 #: Seeds of an env when neither it nor the suite lists any.
 DEFAULT_SEEDS = tuple(range(20))
 #: Top-level keys of a suite.
-SUITE_KEYS = ("name", "agents", "envs", "seeds", "n_boot", "level", "rating_seed")
+SUITE_KEYS = ("name", "agents", "envs", "seeds", "n_boot", "level", "rating_seed", "max_invalid_streak")
+#: Keys of one env of a suite.
+ENV_KEYS = ("id", "label", "kwargs", "seeds", "agents", "hands", "max_invalid_streak")
+#: ``max_invalid_streak`` of a multi-agent env when neither it nor the suite sets one (0 for single-agent tasks).
+DEFAULT_MAX_INVALID_STREAK = 3
 
 
 def canonical_json(value: Any) -> str:
@@ -96,6 +102,18 @@ class EnvSpec:
             pairwise reduction scores a game by who has the higher return, so in a game of chance where the
             stronger agent wins fewer but larger pots (poker: the equilibrium folds more often than a random
             player) single deals rank by how often one wins a pot; a game of many deals ranks by chips won.
+        max_invalid_streak: The forfeit rule (0: off). A seat whose agent makes this many invalid actions in a row
+            (the env's ``info["action_valid"]`` is False; a valid action resets its count, and so does a new
+            deal) forfeits: the game ends at once, the log's ``forfeit`` field names the seat, the agent and the
+            reason, and in the pairwise reduction the seat loses to every other seat while the others draw among
+            themselves (``games.py``, rule 5), whatever the returns so far. Without it an agent that only writes
+            invalid actions plays on to the turn cap and earns a draw. The first seat to reach the count
+            forfeits, so two agents that never act validly split a seat-swapped pair: the one in the first
+            seat to act forfeits each game. A single-agent task that ends by forfeit is failed (``success``
+            False, a scored episode, not an infrastructure error). Default: the suite's ``max_invalid_streak``,
+            else ``DEFAULT_MAX_INVALID_STREAK`` (3) for a multi-agent env and 0 (off) for a single-agent task,
+            whose own turn cap and success already score an agent that cannot act, and which an agent may
+            still solve after a few malformed tool calls.
     """
 
     id: str
@@ -104,16 +122,22 @@ class EnvSpec:
     seeds: tuple[int, ...]
     agents: tuple[str, ...]
     hands: int = 1
+    max_invalid_streak: int = DEFAULT_MAX_INVALID_STREAK
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as the suite file writes it, everything explicit."""
         return {"id": self.id, "label": self.label, "kwargs": self.kwargs, "seeds": list(self.seeds),
-                "agents": list(self.agents), "hands": self.hands}
+                "agents": list(self.agents), "hands": self.hands, "max_invalid_streak": self.max_invalid_streak}
 
     @property
     def hash(self) -> str:
-        """``spec_hash`` of the spec without its seeds and agents (adding seeds keeps logged games valid)."""
-        return spec_hash({"id": self.id, "label": self.label, "kwargs": self.kwargs, "hands": self.hands})
+        """``spec_hash`` of the spec without its seeds and agents (adding seeds keeps logged games valid).
+
+        The forfeit rule is part of it: it changes the outcome of games, so games logged under another rule are
+        played again.
+        """
+        return spec_hash({"id": self.id, "label": self.label, "kwargs": self.kwargs, "hands": self.hands,
+                          "max_invalid_streak": self.max_invalid_streak})
 
     @property
     def version(self) -> int | None:
@@ -186,6 +210,12 @@ def _seeds(value: Any, where: str) -> tuple[int, ...]:
     return tuple(int(s) for s in value)
 
 
+def _streak(value: Any, where: str) -> int:
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        raise ConfigError(where, "an int >= 0 (consecutive invalid actions that forfeit; 0: never)", value)
+    return value
+
+
 def _name(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(where, "a non-empty string", value)
@@ -225,18 +255,24 @@ def parse_suite(data: Mapping[str, Any], *, default_name: str = "suite") -> Suit
     if len(set(names)) != len(names):
         raise ConfigError("agents", "distinct agent names", names)
     suite_seeds = _seeds(data["seeds"], "seeds") if "seeds" in data else DEFAULT_SEEDS
+    suite_streak = _streak(data["max_invalid_streak"], "max_invalid_streak") if "max_invalid_streak" in data else None
     envs: list[EnvSpec] = []
     for i, raw in enumerate(raw_envs):
         if not isinstance(raw, Mapping):
             raise ConfigError(f"envs[{i}]", "a table with an id", raw)
-        keys = ["id", "label", "kwargs", "seeds", "agents", "hands"]
-        extra = sorted(set(raw) - set(keys))
+        extra = sorted(set(raw) - set(ENV_KEYS))
         if extra:
-            raise ConfigError(f"envs[{i}] key", "one of " + ", ".join(keys), extra[0], keys)
+            raise ConfigError(f"envs[{i}] key", "one of " + ", ".join(ENV_KEYS), extra[0], ENV_KEYS)
         hands = raw.get("hands", 1)
         if not (isinstance(hands, int) and not isinstance(hands, bool) and hands >= 1):
             raise ConfigError(f"envs[{i}].hands", "an int >= 1 (deals per game)", hands)
-        env_id = turngym.envs.env_info(_name(raw.get("id"), f"envs[{i}].id")).id
+        info = turngym.envs.env_info(_name(raw.get("id"), f"envs[{i}].id"))
+        env_id = info.id
+        # EnvSpec.max_invalid_streak: the env's own, else the suite's, else on for multi-agent envs only.
+        streak = raw.get("max_invalid_streak", suite_streak)
+        if streak is None:
+            streak = DEFAULT_MAX_INVALID_STREAK if info.aec is not None else 0
+        streak = _streak(streak, f"envs[{i}].max_invalid_streak")
         kwargs = raw.get("kwargs", {})
         if not isinstance(kwargs, Mapping):
             raise ConfigError(f"envs[{i}].kwargs", "a table of constructor arguments", kwargs)
@@ -248,7 +284,7 @@ def parse_suite(data: Mapping[str, Any], *, default_name: str = "suite") -> Suit
                 raise ConfigError(f"envs[{i}].agents", "names of the suite's agents", a, names)
         seeds = _seeds(raw["seeds"], f"envs[{i}].seeds") if "seeds" in raw else suite_seeds
         envs.append(EnvSpec(env_id, _name(raw.get("label", env_id), f"envs[{i}].label"), dict(kwargs), seeds,
-                            tuple(dict.fromkeys(seated)), hands))
+                            tuple(dict.fromkeys(seated)), hands, streak))
     labels = [e.label for e in envs]
     if len(set(labels)) != len(labels):
         raise ConfigError("envs", "distinct labels (give `label` to an id listed twice)", labels)
@@ -322,5 +358,5 @@ def example_suite_path(name: str = "cards") -> Path:
     return path
 
 
-__all__ = ["DEFAULT_SEEDS", "SUITE_FORMATS", "AgentSpec", "EnvSpec", "Suite", "canonical_json", "example_suite_path",
-           "load_suite", "parse_suite", "read_suite_data", "spec_hash"]
+__all__ = ["DEFAULT_MAX_INVALID_STREAK", "DEFAULT_SEEDS", "ENV_KEYS", "SUITE_FORMATS", "AgentSpec", "EnvSpec", "Suite",
+           "canonical_json", "example_suite_path", "load_suite", "parse_suite", "read_suite_data", "spec_hash"]

@@ -16,6 +16,7 @@ agent to the games of every env together, so an env weighs by its number of game
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -169,15 +170,46 @@ def _fmt(x: float | None) -> str:
     return "–" if x is None else f"{x:+.3f}"
 
 
+#: Characters ``markdown_text`` escapes with a backslash: the escape itself, the cell separator, and the opening
+#: of raw HTML (CommonMark lets any ASCII punctuation be escaped, and renders it as the bare character).
+_MD_ESCAPED = {"\\": "\\\\", "|": "\\|", "<": "\\<"}
+
+
+def markdown_text(text: object) -> str:
+    r"""``text`` made safe for one Markdown table cell, heading or list item (names are user input).
+
+    Line breaks (every one ``str.splitlines`` knows) become spaces, so a name cannot end its row or start a new
+    block; other control characters are written as ``\xNN`` escapes (no terminal sequences reach the console
+    the CLI prints to); ``\``, ``|`` and ``<`` get a backslash, so a name cannot add a cell or open an HTML
+    tag. A GitHub-flavoured Markdown renderer shows the original name, line breaks as spaces.
+
+    Example:
+        >>> markdown_text("a|b\nc")
+        'a\\|b c'
+    """
+    out = []
+    for line_no, line in enumerate(str(text).splitlines()):
+        if line_no:
+            out.append(" ")
+        for ch in line:
+            if ch in _MD_ESCAPED:
+                out.append(_MD_ESCAPED[ch])
+            elif unicodedata.category(ch) == "Cc":
+                out.append(f"\\x{ord(ch):02x}")  # category Cc is C0, DEL and C1: all below U+0100
+            else:
+                out.append(ch)
+    return "".join(out)
+
+
 def table_markdown(rows: Sequence[RatingRow], level: float = 0.95) -> str:
-    """One table as Markdown."""
+    """One table as Markdown (agent names through ``markdown_text``)."""
     pct = f"{100 * level:g}%"
     lines = [f"| rank | agent | rating | {pct} CI | games | W | D | L | infra errors |",
              "|---:|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         ci = "–" if r.ci_low is None else f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]"
-        lines.append(f"| {r.rank if r.rank is not None else '–'} | {r.agent} | {_fmt(r.rating)} | {ci} | {r.games} "
-                     f"| {r.wins} | {r.draws} | {r.losses} | {r.infra_errors} |")
+        lines.append(f"| {r.rank if r.rank is not None else '–'} | {markdown_text(r.agent)} | {_fmt(r.rating)} | "
+                     f"{ci} | {r.games} | {r.wins} | {r.draws} | {r.losses} | {r.infra_errors} |")
     return "\n".join(lines)
 
 
@@ -190,8 +222,8 @@ def leaderboard_markdown(board: Leaderboard) -> str:
               "Games with an infrastructure error are counted apart and never as losses.")
     parts = ["## Overall", "", table_markdown(board.overall, board.level)]
     for env, rows in board.per_env.items():
-        parts += ["", f"## {env}", "", table_markdown(rows, board.level)]
+        parts += ["", f"## {markdown_text(env)}", "", table_markdown(rows, board.level)]
     parts += ["", legend]
     if board.notes:
-        parts += ["", *[f"- {n}" for n in board.notes]]
+        parts += ["", *[f"- {markdown_text(n)}" for n in board.notes]]
     return "\n".join(parts) + "\n"
