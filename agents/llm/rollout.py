@@ -37,9 +37,8 @@ import numpy as np
 import torch
 
 from turngym.agents.llm.batch import TurnBatch, encode_keys
-from turngym.agents.llm.policies.base import Generation, Message, TextPolicy
+from turngym.agents.llm.policies.base import Generation, Message, PolicyInfraError, TextPolicy
 from turngym.agents.llm.policies.lm import forward_logprobs
-from turngym.agents.llm.policies.openai_chat import PolicyInfraError
 from turngym.envs.core.errors import ConfigError
 from turngym.envs.core.registry import answer_affixes, env_info
 from turngym.envs.pool import EnvPool

@@ -32,6 +32,12 @@ Budgets (``RolloutSettings``): a seat that has taken ``max_turns`` turns, or who
 ``max_context_tokens``, ends the whole game as truncated (a seat cannot pass its turn). A policy
 ``PolicyInfraError`` (the endpoint failed, DESIGN section 3) ends that game unscored: every seat episode of
 it carries ``infra_error`` and ``SelfPlayGame.infra_error`` is set.
+
+Checkpoints: ``OpponentPool.state_dict`` holds everything the pool needs to go on exactly as it would have
+(members' weights and sampling generators, its seat-assignment RNG, every game record, its counters), in
+plain containers and tensors that ``torch.load(weights_only=True)`` reads; ``check_pool_state`` and
+``OpponentPool.load_state_dict`` refuse a forged one with a ``ValueError`` naming the bad entry
+(DESIGN section 5: checkpoints may be forged).
 """
 
 from __future__ import annotations
@@ -47,8 +53,7 @@ import numpy as np
 import torch
 
 from turngym.agents.llm.batch import TurnBatch
-from turngym.agents.llm.policies.base import Generation, Message, TextPolicy
-from turngym.agents.llm.policies.openai_chat import PolicyInfraError
+from turngym.agents.llm.policies.base import Generation, Message, PolicyInfraError, TextPolicy
 from turngym.agents.llm.rollout import Episode, RolloutSettings, Turn, format_prompt, to_turn_batch
 from turngym.envs.core.errors import ConfigError
 
@@ -475,6 +480,152 @@ class OpponentPool:
 
         return bradley_terry(scored)
 
+    def state_dict(self, learner: Any) -> dict[str, Any]:
+        """Everything needed to rebuild this pool exactly (``load_state_dict``), for a checkpoint.
+
+        Each member stores the weights the learner trains (``member_weight_names``: every entry of the model's
+        state dict except parameters frozen in ``learner``, e.g. a LoRA run's base weights, which are equal
+        in every member and in the learner) and its sampling generator's state.
+
+        Args:
+            learner: The learning ``LMPolicy`` whose frozen copies the members are.
+
+        Returns:
+            ``{"members": [{"name", "weights", "generator"}], "rng", "records": [{"env_id", "seed",
+            "seats", "returns", "infra_error"}], "added", "last_learner"}``.
+        """
+        names = member_weight_names(learner.model)
+        return {
+            "members": [{"name": o.name,
+                         "weights": {k: v for k, v in o.policy.model.state_dict().items() if k in names},
+                         "generator": o.policy.generator.get_state()} for o in self.members],
+            "rng": self.rng.bit_generator.state,
+            "records": [{"env_id": r.env_id, "seed": r.seed, "seats": list(r.seats), "returns": list(r.returns),
+                         "infra_error": r.infra_error} for r in self.records],
+            "added": self._added,
+            "last_learner": self._last_learner,
+        }
+
+    def load_state_dict(self, state: Any, learner: Any) -> None:
+        """Rebuilds the pool from ``state_dict`` output; the pool is unchanged when anything is refused.
+
+        Each member is a ``frozen_copy`` of ``learner`` given the stored weights and generator state (the
+        weights ``learner`` does not train are its own, equal to every member's).
+
+        Args:
+            state: ``state_dict`` output (from a checkpoint: untrusted).
+            learner: The learning ``LMPolicy`` (already restored to the checkpoint's weights).
+
+        Raises:
+            ValueError: On anything that is not what ``state_dict`` writes for this pool and model: a missing
+                or extra key, a wrong type, more than ``max_size`` members, a member whose weights miss or
+                add an entry or do not fit the model's shapes, a generator or RNG state of the wrong kind,
+                or a record the leaderboard refuses.
+        """
+        from turngym.agents.leaderboard import GameRecord
+        from turngym.envs.core.errors import TurnGymError
+
+        check_pool_state(state, self.max_size)
+        records = []
+        for i, r in enumerate(state["records"]):
+            try:
+                records.append(GameRecord(r["env_id"], r["seed"], tuple(r["seats"]), tuple(r["returns"]),
+                                          r["infra_error"]))
+            except (TurnGymError, ValueError, TypeError) as err:
+                raise ValueError(f"records[{i}]: {err}") from None
+        rng = np.random.default_rng(0)
+        try:
+            rng.bit_generator.state = state["rng"]
+        except (ValueError, TypeError, KeyError) as err:
+            raise ValueError(f"rng: not a state of this pool's {type(rng.bit_generator).__name__} ({err})") from None
+        names = member_weight_names(learner.model)
+        members = []
+        for i, m in enumerate(state["members"]):
+            given = set(m["weights"])
+            if given != names:
+                missing, extra = sorted(names - given), sorted(given - names)
+                raise ValueError(f"members[{i}] ({m['name']!r}): its weights do not fit this model "
+                                 f"(missing {missing[:3]}, unexpected {extra[:3]})")
+            snap = frozen_copy(learner, seed=0)
+            try:
+                snap.model.load_state_dict(m["weights"], strict=False)
+                snap.generator.set_state(m["generator"].clone())
+            except RuntimeError as err:
+                detail = " ".join(str(err).split())[:240]  # torch's first line alone names no tensor
+                raise ValueError(f"members[{i}] ({m['name']!r}): {detail}") from None
+            members.append(Opponent(m["name"], snap))
+        self.members, self.records, self.rng = members, records, rng
+        self._added, self._last_learner = int(state["added"]), state["last_learner"]
+
+
+def member_weight_names(model: torch.nn.Module) -> set[str]:
+    """The state-dict entries a pool member stores: all but the parameters ``model`` does not train.
+
+    Frozen parameters (requires_grad False: a LoRA run's base weights) never change during the run, so every
+    frozen copy holds the learner's own; buffers are kept (a model may update them in training mode).
+    """
+    frozen = {n for n, p in model.named_parameters(remove_duplicate=False) if not p.requires_grad}
+    return {k for k in model.state_dict() if k not in frozen}
+
+
+#: Keys of ``OpponentPool.state_dict()``.
+POOL_STATE_KEYS = frozenset({"members", "rng", "records", "added", "last_learner"})
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_pool_state(state: Any, max_size: int) -> None:
+    """Checks the structure and types of an ``OpponentPool.state_dict()`` (from a checkpoint: untrusted).
+
+    Shapes are checked against the model by ``OpponentPool.load_state_dict``; this needs no model.
+
+    Raises:
+        ValueError: Naming the first entry that is not what ``state_dict`` writes.
+    """
+    if not isinstance(state, dict) or set(state) != POOL_STATE_KEYS:
+        got = sorted(map(str, state)) if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"must be a dict with keys {sorted(POOL_STATE_KEYS)}, got {got}")
+    members, records = state["members"], state["records"]
+    if not isinstance(members, list) or len(members) > max_size:
+        raise ValueError(f"'members' must be a list of at most {max_size} (opponents.max_size) members")
+    seen: set[str] = set()
+    for i, m in enumerate(members):
+        if not (isinstance(m, dict) and set(m) == {"name", "weights", "generator"}):
+            raise ValueError(f"members[{i}] must be a dict with keys generator, name, weights")
+        name = m["name"]
+        if not (isinstance(name, str) and name and name != LEARNER and name not in seen):
+            raise ValueError(f"members[{i}]: name must be a distinct non-empty string other than {LEARNER!r}, "
+                             f"got {name!r}")
+        seen.add(name)
+        weights = m["weights"]
+        if not (isinstance(weights, dict)
+                and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items())):
+            raise ValueError(f"members[{i}] ({name!r}): weights must be a state dict (str -> tensor)")
+        gen = m["generator"]
+        if not (isinstance(gen, torch.Tensor) and gen.dtype == torch.uint8 and gen.dim() == 1):
+            raise ValueError(f"members[{i}] ({name!r}): generator must be a torch.Generator state (1-D uint8 tensor)")
+    if not (isinstance(state["rng"], dict) and isinstance(state["rng"].get("bit_generator"), str)):
+        raise ValueError("'rng' must be a numpy bit-generator state dict")
+    if not isinstance(records, list):
+        raise ValueError(f"'records' must be a list, got {type(records).__name__}")
+    for i, r in enumerate(records):
+        if not (isinstance(r, dict) and set(r) == {"env_id", "seed", "seats", "returns", "infra_error"}
+                and isinstance(r["env_id"], str) and _is_int(r["seed"])
+                and isinstance(r["seats"], list | tuple) and all(isinstance(a, str) for a in r["seats"])
+                and isinstance(r["returns"], list | tuple)
+                and all(isinstance(x, int | float) and not isinstance(x, bool) for x in r["returns"])
+                and (r["infra_error"] is None or isinstance(r["infra_error"], str))):
+            raise ValueError(f"records[{i}] must be {{env_id: str, seed: int, seats: [str], returns: [number], "
+                             f"infra_error: str or None}}, got {r!r:.200}")
+    added = state["added"]
+    if not (_is_int(added) and added >= len(members)):
+        raise ValueError(f"'added' must be an int >= the {len(members)} members, got {added!r}")
+    last = state["last_learner"]
+    if not (last is None or (isinstance(last, str) and last)):
+        raise ValueError(f"'last_learner' must be None or a non-empty string, got {last!r}")
+
 
 def selfplay_metrics(rollout: SelfPlayRollout) -> dict[str, float]:
     """Summary numbers of a self-play rollout (``rollout/`` namespace).
@@ -512,6 +663,6 @@ def selfplay_metrics(rollout: SelfPlayRollout) -> dict[str, float]:
     return out
 
 
-__all__ = ["LEARNER", "Opponent", "OpponentPool", "SeatEpisode", "SelfPlayGame", "SelfPlayRollout", "assign_seats",
-           "collect_selfplay", "frozen_copy", "game_records", "learner_rating", "opponent_seat_count",
-           "pfsp_weights", "seat_turn_batch", "selfplay_metrics"]
+__all__ = ["LEARNER", "POOL_STATE_KEYS", "Opponent", "OpponentPool", "SeatEpisode", "SelfPlayGame", "SelfPlayRollout",
+           "assign_seats", "check_pool_state", "collect_selfplay", "frozen_copy", "game_records", "learner_rating",
+           "member_weight_names", "opponent_seat_count", "pfsp_weights", "seat_turn_batch", "selfplay_metrics"]

@@ -16,8 +16,9 @@ import turngym.envs as tenvs
 from turngym.agents.llm.estimators import estimator_metrics
 from turngym.agents.llm.estimators.mars import mars
 from turngym.agents.llm.estimators.reference import mars_ref
-from turngym.agents.llm.policies.base import Generation, Message
-from turngym.agents.llm.policies.openai_chat import PolicyInfraError, RequestFailure
+from turngym.agents.llm.policies import openai_chat
+from turngym.agents.llm.policies.base import Generation, Message, PolicyInfraError
+from turngym.agents.llm.policies.openai_chat import RequestFailure
 from turngym.agents.llm.policies.tiny import build_policy
 from turngym.agents.llm.rollout import RolloutSettings
 from turngym.agents.llm.selfplay import (
@@ -265,6 +266,15 @@ class FlakyEndpoint:
         return gens
 
 
+def test_policy_infra_error_is_a_policy_level_error_still_importable_from_the_endpoint_module() -> None:
+    import turngym.agents.llm.policies as policies
+
+    assert openai_chat.PolicyInfraError is PolicyInfraError is policies.PolicyInfraError
+    assert PolicyInfraError.__module__ == "turngym.agents.llm.policies.base"
+    err = PolicyInfraError({1: RequestFailure("worker lost", None, 1, True)}, ["a", None])
+    assert err.reasons == {1: "worker lost"} and "row 1: worker lost" in str(err)
+
+
 def test_an_endpoint_failure_leaves_that_game_unscored() -> None:
     ro = collect_selfplay(ENV, FlakyEndpoint(), [0], 3, CONSTRAINED)
     bad = [g for g in ro.games if g.infra_error is not None]
@@ -333,7 +343,6 @@ def test_train_selfplay_runs_mars_on_tictactoe_and_logs_the_pool(tmp_path):
         TrainConfig,
     )
     from turngym.agents.llm.train.loop import SELFPLAY_GAMES, train
-    from turngym.envs.core.errors import ConfigError as _ConfigError
 
     cfg = TrainConfig(
         model=ModelConfig(max_new_tokens=4), env=EnvConfig(env_id="turngym/TicTacToe-v0"),
@@ -349,5 +358,7 @@ def test_train_selfplay_runs_mars_on_tictactoe_and_logs_the_pool(tmp_path):
     rows = [r for r in result.history if "pool/size" in r]
     assert [r["pool/size"] for r in rows] == [1.0, 2.0]
     assert any(np.isfinite(r.get("train/loss", np.nan)) for r in result.history)
-    with pytest.raises(_ConfigError, match="selfplay"):
-        train(_replace(cfg, resume=True))
+    # --resume works with --selfplay (tests/agents/test_selfplay_resume.py); a finished run has nothing left.
+    again = train(_replace(cfg, resume=True))
+    assert again.eval_after == result.eval_after
+    assert len((tmp_path / "run" / SELFPLAY_GAMES).read_text().splitlines()) == len(games)

@@ -4,13 +4,18 @@ Every acting thing implements ``act(observations, infos) -> actions`` (DESIGN se
 ``turngym.envs.core.agent_api.Agent``). Trainable language-model policies add ``generate``, which returns
 what the trainer needs for a policy-gradient update: the exact prompt and completion token ids and the
 per-token log-probs recorded at sampling time, and ``score``, which information-gain rewards need.
+
+A policy whose outside world fails (an endpoint, a remote worker) raises ``PolicyInfraError`` for the rows
+it could not answer; callers record those episodes as ``info["infra_error"]`` (DESIGN section 3).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+from turngym.envs.core.errors import TurnGymError
 
 Message = dict[str, str]
 """One chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
@@ -69,3 +74,43 @@ class TextPolicy(Protocol):
     def act(self, observations: Sequence[Any], infos: Sequence[dict[str, Any]]) -> list[str]:
         """One action text per observation (a single user message each)."""
         ...
+
+
+class InfraFailure(Protocol):
+    """Why one request of a batch got no answer (``OpenAIChatPolicy``'s ``RequestFailure`` is one)."""
+
+    @property
+    def reason(self) -> str:
+        """One line for ``info["infra_error"]``: what failed, where, after how many attempts."""
+        ...
+
+
+class PolicyInfraError(TurnGymError, RuntimeError):
+    """A policy's outside world (its endpoint) failed for some rows of a batch: an infrastructure failure.
+
+    The affected episodes are not the agent's failure: record them with ``info["infra_error"]`` (DESIGN
+    section 3) and leave them out of training and of every score; the other rows' results are valid. Any
+    policy may raise it (``generate`` or ``act``); the rollouts (``turngym.agents.llm.rollout``,
+    ``turngym.agents.llm.selfplay``) catch it.
+
+    Args:
+        failures: Row index -> why it failed (at least one row).
+        partial: Per row, what the call returns for it (``act``: the action text; ``generate``: the
+            ``Generation``), or None for the failed rows.
+
+    Attributes:
+        failures: As given.
+        partial: As given.
+    """
+
+    def __init__(self, failures: Mapping[int, InfraFailure], partial: Sequence[Any]):
+        self.failures = dict(failures)
+        self.partial = list(partial)
+        first = min(self.failures)
+        more = f" (and {len(self.failures) - 1} more of {len(self.partial)} requests)" if len(self.failures) > 1 else ""
+        super().__init__(f"row {first}: {self.failures[first].reason}{more}")
+
+    @property
+    def reasons(self) -> dict[int, str]:
+        """Row index -> the ``info["infra_error"]`` text of that row."""
+        return {i: f.reason for i, f in self.failures.items()}

@@ -34,8 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from turngym.agents.llm.policies.base import Generation
-from turngym.envs.core.errors import ConfigError, TurnGymError
+from turngym.agents.llm.policies.base import Generation, PolicyInfraError  # re-exported (moved to base)
+from turngym.envs.core.errors import ConfigError
 
 if TYPE_CHECKING:
     import httpx
@@ -85,35 +85,6 @@ class RetryEvent:
     delay: float
     reason: str
     status: int | None
-
-
-class PolicyInfraError(TurnGymError, RuntimeError):
-    """A policy's outside world (its endpoint) failed for some rows of a batch: an infrastructure failure.
-
-    The affected episodes are not the agent's failure: record them with ``info["infra_error"]`` (DESIGN
-    section 3) and leave them out of training and of every score; the other rows' results are valid.
-
-    Args:
-        failures: Row index -> why it failed.
-        partial: Per row, what the call returns for it (``act``: the action text; ``generate``: the
-            ``Generation``), or None for the failed rows.
-
-    Attributes:
-        failures: As given.
-        partial: As given.
-    """
-
-    def __init__(self, failures: Mapping[int, RequestFailure], partial: Sequence[Any]):
-        self.failures = dict(failures)
-        self.partial = list(partial)
-        first = min(self.failures)
-        more = f" (and {len(self.failures) - 1} more of {len(self.partial)} requests)" if len(self.failures) > 1 else ""
-        super().__init__(f"row {first}: {self.failures[first].reason}{more}")
-
-    @property
-    def reasons(self) -> dict[int, str]:
-        """Row index -> the ``info["infra_error"]`` text of that row."""
-        return {i: f.reason for i, f in self.failures.items()}
 
 
 class _Failed(Exception):

@@ -26,7 +26,7 @@ from turngym.envs.core.errors import ConfigError, TurnGymError
 CHECKPOINT_DIR = "checkpoints"
 #: Everything a run writes into its folder (``--overwrite`` removes exactly these).
 RUN_ARTIFACTS = ("config.json", "metrics.jsonl", "tb", CHECKPOINT_DIR, "curves.png", "summary.json",
-                 "eval_episodes.jsonl")
+                 "eval_episodes.jsonl", "selfplay_games.jsonl")
 _CHECKPOINT_NAME = re.compile(r"iter-(\d+)\.pt")
 
 
@@ -139,9 +139,9 @@ def list_checkpoints(out_dir: Path | str) -> list[tuple[int, Path]]:
 def save_checkpoint(out_dir: Path | str, iteration: int, state: dict[str, Any], keep: int = 2) -> Path:
     """Writes ``state`` atomically (temp file + rename) and prunes the run's older checkpoints.
 
-    Pruning keeps the ``keep`` highest iterations up to ``iteration`` and removes any checkpoint ABOVE it:
-    such a file is from a continuation this run has replaced, and ``--resume`` (newest first) would
-    otherwise continue that abandoned run instead of this one.
+    Pruning keeps the ``keep`` highest iterations up to ``iteration`` (``keep=0``: every one) and removes any
+    checkpoint ABOVE it: such a file is from a continuation this run has replaced, and ``--resume`` (newest
+    first) would otherwise continue that abandoned run instead of this one.
     """
     import torch  # imported here: the CLI checks folders (above) without paying for torch
 
@@ -152,7 +152,7 @@ def save_checkpoint(out_dir: Path | str, iteration: int, state: dict[str, Any], 
     tmp.replace(path)
     older = [p for it, p in list_checkpoints(out_dir) if it <= iteration]
     stale = [p for it, p in list_checkpoints(out_dir) if it > iteration]
-    for old in older[:-keep] + stale:
+    for old in (older[:-keep] if keep > 0 else []) + stale:
         old.unlink()
     return path
 
@@ -223,9 +223,12 @@ CHECKPOINT_SCHEMA: Mapping[str, tuple[Any, str]] = {
     "eval_before": (_metrics, "a dict of metrics (str -> number)"),
     "config": (lambda v: isinstance(v, str), "the run's config as JSON text"),
 }
-#: Keys a checkpoint may have besides the schema (older checkpoints lack them).
+#: Keys a checkpoint may have besides the schema (older checkpoints lack them). ``opponent_pool`` is a self-play
+#: run's ``OpponentPool.state_dict()`` (None otherwise); its entries are checked by
+#: ``turngym.agents.llm.selfplay.check_pool_state`` when a self-play run resumes.
 OPTIONAL_KEYS: Mapping[str, tuple[Any, str]] = {
     "eval_after": (_metrics, "a dict of metrics (str -> number)"),
+    "opponent_pool": (_optional(lambda v: isinstance(v, dict)), "an opponent pool state (a dict) or None"),
 }
 
 

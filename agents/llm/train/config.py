@@ -322,12 +322,15 @@ class TrainConfig:
     """Sampling temperature at evaluation (1: the stochastic policy as trained; 0: greedy)."""
     checkpoint_every: int = 10
     """Save a checkpoint every this many iterations (and at the end)."""
+    keep_checkpoints: int = 2
+    """Checkpoints kept in ``checkpoints/`` (the newest); 0 keeps every one (e.g. to evaluate them later)."""
     out_dir: str = "runs/default"
     """Run directory (one run per folder): config.json, metrics.jsonl, TensorBoard events, checkpoints,
     curves.png, summary.json. Must be new or empty unless ``--resume`` or ``--overwrite`` is given."""
     resume: bool = False
     """Continue the run in ``out_dir`` from its newest checkpoint (bit-for-bit the same as an uninterrupted
-    run). Refused when this config differs from the run's in a field outside ``RESUMABLE_FIELDS``."""
+    run; with ``--selfplay`` the opponent pool, its game records and RNG are restored too). Refused when this
+    config differs from the run's in a field outside ``RESUMABLE_FIELDS``."""
     overwrite: bool = False
     """Replace the run in ``out_dir`` (its config, metrics, TensorBoard files, checkpoints, curves and
     summary are removed first). Without this or ``--resume``, a non-empty ``out_dir`` is refused."""
@@ -380,7 +383,7 @@ def _nested_type(cls: type, name: str) -> type | None:
 #: change float rounding. Every other field must equal the checkpoint's.
 RESUMABLE_FIELDS = frozenset({
     "iterations", "out_dir", "resume", "overwrite", "progress", "tensorboard", "torch_threads",
-    "eval_every", "checkpoint_every", "rollout.executor", "rollout.workers", "model.device",
+    "eval_every", "checkpoint_every", "keep_checkpoints", "rollout.executor", "rollout.workers", "model.device",
 })
 
 
@@ -415,7 +418,7 @@ _INT_AT_LEAST_1 = ("iterations", "eval_every", "eval_episodes", "checkpoint_ever
                    "opponents.snapshot_every", "opponents.max_size",
                    "rollout.group_size", "rollout.max_turns", "rollout.workers", "optim.epochs",
                    "optim.minibatch_size", "model.max_new_tokens", "sft.steps", "sft.batch_size")
-_INT_AT_LEAST_0 = ("seed", "model.lora_rank", "rollout.history_turns", "sft.episodes")
+_INT_AT_LEAST_0 = ("seed", "keep_checkpoints", "model.lora_rank", "rollout.history_turns", "sft.episodes")
 _OPTIONAL_INT_AT_LEAST_1 = ("rollout.max_context_tokens", "optim.micro_batch_size", "torch_threads")
 #: name -> (test, what is accepted), for numbers whose range matters before the first rollout.
 _NUMBER_RANGES: dict[str, tuple[Any, str]] = {
@@ -476,11 +479,6 @@ def validate_config(cfg: TrainConfig) -> None:
         raise ConfigError("algo.epo_kappa_high", f"a number > algo.epo_kappa_low ({cfg.algo.epo_kappa_low})",
                           cfg.algo.epo_kappa_high)
     cfg.algo.options()
-    if cfg.selfplay and cfg.resume:
-        # The opponent pool (frozen weights, game records, its RNG) is not in the checkpoint yet: a resumed
-        # self-play run would silently restart the pool, so it is refused.
-        raise ConfigError("resume", "no --resume with --selfplay (the opponent pool is not checkpointed yet; "
-                          "start a new run)", True)
     if cfg.selfplay and cfg.env.registry_entry().aec is None:
         raise ConfigError("env.env_id", "an env with a PettingZoo AEC form for --selfplay (turngym list shows the "
                           "forms; e.g. turngym/TicTacToe-v0)", cfg.env.env_id)

@@ -30,7 +30,7 @@ from turngym.agents.llm.losses.registry import build_loss, loss_requirements
 from turngym.agents.llm.policies.lm import LMPolicy
 from turngym.agents.llm.policies.tiny import build_policy
 from turngym.agents.llm.rollout import Episode, RolloutSettings, collect, rollout_metrics
-from turngym.agents.llm.selfplay import OpponentPool, collect_selfplay, selfplay_metrics
+from turngym.agents.llm.selfplay import OpponentPool, check_pool_state, collect_selfplay, selfplay_metrics
 from turngym.agents.llm.train.checkpoint import (
     CheckpointError,
     check_run_folder,
@@ -129,11 +129,53 @@ def _validate(cfg: TrainConfig) -> None:
     check_requirements(loss_needs, cfg.env.env_id, f"loss {cfg.algo.loss!r}")
 
 
+def snapshot_iterations(iteration: int, snapshot_every: int, max_size: int) -> list[int]:
+    """The iterations whose weights the opponent pool holds after ``iteration`` iterations, oldest first.
+
+    ``_Run.selfplay_rollout`` adds ``iter{it - 1}`` at the start of every iteration ``it`` with
+    ``(it - 1) % snapshot_every == 0``, and the pool keeps its ``max_size`` newest members.
+    """
+    return list(range(0, iteration, snapshot_every))[-max_size:]
+
+
+def _check_resumed_pool(cfg: TrainConfig, state: dict[str, Any], path: Path) -> None:
+    """A self-play checkpoint holds the opponent pool this run's schedule built by its iteration; others hold none.
+
+    Raises:
+        CheckpointError: No pool in a self-play checkpoint (one saved before the pool was checkpointed), a pool
+            in another run's checkpoint, or a pool that is malformed or does not follow ``cfg.opponents``.
+    """
+    pool = state.get("opponent_pool")
+    if not cfg.selfplay:
+        if pool is not None:
+            raise CheckpointError(f"{path}: holds an opponent pool, but its run is not a self-play run")
+        return
+    if pool is None:
+        raise CheckpointError(f"{path}: a self-play checkpoint without its opponent pool (saved by a turngym "
+                              "that did not checkpoint the pool); it cannot be resumed exactly: start a new run")
+    it, o = int(state["iteration"]), cfg.opponents
+    try:
+        check_pool_state(pool, o.max_size)
+    except ValueError as err:
+        raise CheckpointError(f"{path}: 'opponent_pool': {err}") from None
+    names = [f"iter{j}" for j in snapshot_iterations(it, o.snapshot_every, o.max_size)]
+    added = len(range(0, it, o.snapshot_every))
+    held = [m["name"] for m in pool["members"]]
+    if held != names or pool["added"] != added:
+        raise CheckpointError(f"{path}: 'opponent_pool' holds {held} ({pool['added']} added); after iteration {it} "
+                              f"with opponents.snapshot_every={o.snapshot_every} and max_size={o.max_size} it holds "
+                              f"{names} ({added} added)")
+    last = pool["last_learner"]
+    if last is not None and last not in {f"iter{j}" for j in range(it)}:
+        raise CheckpointError(f"{path}: 'opponent_pool' last_learner {last!r} is not one of iter0..iter{it - 1}")
+
+
 def _resume_state(cfg: TrainConfig, path: Path) -> dict[str, Any]:
     """The checkpoint at ``path``, checked to be well formed and to belong to a run of ``cfg``.
 
     Raises:
-        CheckpointError: Unreadable, forged, out of range, or from a run with a different config.
+        CheckpointError: Unreadable, forged, out of range, from a run with a different config, or (self-play)
+            with an opponent pool that is missing, malformed or off the run's snapshot schedule.
     """
     state = load_checkpoint(path)
     validate_checkpoint(state, path, cfg.iterations)
@@ -149,6 +191,7 @@ def _resume_state(cfg: TrainConfig, path: Path) -> dict[str, Any]:
             f"--resume: this config differs from the run in {cfg.out_dir} ({shown}) "
             f"(only {', '.join(sorted(RESUMABLE_FIELDS))} may change on resume); pass the run's values, "
             "or start a new run in another --out-dir")
+    _check_resumed_pool(cfg, state, path)
     return state
 
 
@@ -184,9 +227,10 @@ class _Run:
                                         constrain=cfg.rollout.constrain,
                                         include_first=cfg.rollout.include_first)
         total = cfg.rollout.tasks_per_iter * cfg.rollout.group_size
-        self.pool: EnvPool = make_pool(cfg.env.env_id, total, executor=cfg.rollout.executor,
-                                       workers=cfg.rollout.workers, env_kwargs=cfg.env.train_kwargs(),
-                                       modules=cfg.env.module_names())
+        # Self-play plays the env's AEC form (collect_selfplay makes those envs): no single-agent training pool.
+        self.pool: EnvPool | None = None if cfg.selfplay else make_pool(
+            cfg.env.env_id, total, executor=cfg.rollout.executor, workers=cfg.rollout.workers,
+            env_kwargs=cfg.env.train_kwargs(), modules=cfg.env.module_names())
         self.eval_pool: EnvPool = make_pool(cfg.env.env_id, min(64, max(1, cfg.eval_episodes)),
                                             env_kwargs=cfg.env.held_out_kwargs(),
                                             modules=cfg.env.module_names())
@@ -212,6 +256,7 @@ class _Run:
             "shuffle_rng": self.shuffle.get_state(),
             "task_rng": self.task_rng.bit_generator.state,
             "reference": self.ref_model.state_dict() if self.ref_model is not None else None,
+            "opponent_pool": self.opponents.state_dict(self.policy) if self.cfg.selfplay else None,
         }
 
     def load(self, state: dict[str, Any], path: Path) -> None:
@@ -219,13 +264,19 @@ class _Run:
 
         Raises:
             CheckpointError: When a value does not fit this run's objects (tensor shapes, optimizer groups,
-                RNG state sizes): the checkpoint was forged or made by a different model.
+                RNG state sizes, the opponent pool's members): the checkpoint was forged or made by a
+                different model.
         """
         try:
             self._load(state)
         except (RuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
             detail = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise CheckpointError(f"{path}: does not fit this run's model and optimizer ({detail})") from err
+        if self.cfg.selfplay:  # after the model: members are frozen copies of the restored learner
+            try:
+                self.opponents.load_state_dict(state["opponent_pool"], self.policy)
+            except ValueError as err:
+                raise CheckpointError(f"{path}: its 'opponent_pool' does not fit this run ({err})") from None
 
     def _load(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -261,6 +312,7 @@ class _Run:
         if cfg.selfplay:
             episodes, metrics = self.selfplay_rollout(it, seeds)
         else:
+            assert self.pool is not None  # built for every run that is not self-play
             episodes = collect(self.pool, self.policy, seeds, cfg.rollout.group_size, self.settings,
                                score_gold="score" in self.requires, prompt_length=self.prompt_length)
             metrics = {f"rollout/{k}": v for k, v in rollout_metrics(episodes).items()}
@@ -294,7 +346,7 @@ class _Run:
         the starting policy ``iter0``. Every game is appended to ``selfplay_games.jsonl``.
         """
         cfg, pool = self.cfg, self.opponents
-        if (it - 1) % cfg.opponents.snapshot_every == 0:
+        if (it - 1) % cfg.opponents.snapshot_every == 0:  # the schedule snapshot_iterations describes
             pool.add(self.policy, f"iter{it - 1}")
         learner = f"iter{it - 1}"
         rollout = collect_selfplay(cfg.env.env_id, self.policy, seeds, cfg.rollout.group_size, self.settings,
@@ -342,7 +394,8 @@ class _Run:
         return int(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id or 0)
 
     def close(self) -> None:
-        self.pool.close()
+        if self.pool is not None:
+            self.pool.close()
         self.eval_pool.close()
 
 
@@ -354,8 +407,12 @@ def read_eval_episodes(path: Path) -> dict[int, dict[int, dict[str, Any]]]:
     return out
 
 
-def keep_eval_episodes(path: Path, last_iteration: int) -> None:
-    """Drops the rows of evaluations after ``last_iteration`` (a resumed run evaluates them again)."""
+def keep_rows(path: Path, last_iteration: int) -> None:
+    """Drops the rows of a per-iteration JSONL log after ``last_iteration`` (a resumed run writes them again).
+
+    Used for ``eval_episodes.jsonl`` and ``selfplay_games.jsonl``; a torn last line (a run killed while writing
+    it) is dropped with a warning (``read_metrics``).
+    """
     if not path.exists():
         return
     kept = [row for row in read_metrics(path) if int(row["iteration"]) <= last_iteration]
@@ -380,14 +437,35 @@ def paired_eval(path: Path) -> dict[str, float] | None:
     return {"from_iteration": float(min(evals)), "to_iteration": float(max(evals)), **test}
 
 
+def progress_postfix(metrics: dict[str, float], *, selfplay: bool) -> dict[str, str]:
+    """The progress bar's numbers for one iteration.
+
+    Single-agent: the rollout's success rate and mean return. Self-play (no success rate, no single return):
+    the learner's score against the pool (``pool_score``, 1 win, 0.5 draw; ``-`` when no game had a pool
+    seat), the mean return of each seat, and the fraction of invalid turns.
+    """
+
+    def fmt(key: str) -> str:
+        value = metrics.get(key)
+        return "-" if value is None else f"{value:.2f}"
+
+    if not selfplay:
+        return {"success": fmt("rollout/success_rate"), "ret": fmt("rollout/return_mean")}
+    seats = sorted((int(k[len("rollout/seat"):-len("_return_mean")]), v) for k, v in metrics.items()
+                   if k.startswith("rollout/seat") and k.endswith("_return_mean"))
+    return {"pool": fmt("rollout/pool_score"), "ret": "/".join(f"{v:+.2f}" for _, v in seats) or "-",
+            "invalid": fmt("rollout/invalid_action_frac")}
+
+
 def train(cfg: TrainConfig) -> TrainResult:
     """Runs the configured training and returns its result (see ``TrainConfig`` for every option).
 
     Writes to ``cfg.out_dir``: ``config.json``, ``metrics.jsonl``, TensorBoard events under ``tb/``,
     ``checkpoints/``, ``curves.png``, ``eval_episodes.jsonl`` (every held-out episode's outcome, by iteration
-    and seed) and ``summary.json`` (with ``eval_paired``: McNemar's test of the first vs the last evaluation
-    on the same held-out seeds). The folder must be new or empty unless
-    ``cfg.resume`` (continue its run) or ``cfg.overwrite`` (replace it) is set (``check_run_folder``).
+    and seed), with ``--selfplay`` ``selfplay_games.jsonl`` (every training game), and ``summary.json`` (with
+    ``eval_paired``: McNemar's test of the first vs the last evaluation on the same held-out seeds). The folder
+    must be new or empty unless ``cfg.resume`` (continue its run, self-play's opponent pool included) or
+    ``cfg.overwrite`` (replace it) is set (``check_run_folder``).
 
     Raises:
         ConfigError: A bad config, model name or run folder; found before any model is loaded where possible.
@@ -411,7 +489,8 @@ def train(cfg: TrainConfig) -> TrainResult:
             save_config(cfg, out / "config.json")
             eval_before = state["eval_before"]
             logger = RunLogger(out, cfg.tensorboard, keep_until=start - 1)
-            keep_eval_episodes(out / EVAL_EPISODES, start - 1)  # evaluations after the checkpoint run again
+            keep_rows(out / EVAL_EPISODES, start - 1)  # evaluations after the checkpoint run again
+            keep_rows(out / SELFPLAY_GAMES, start - 1)  # and so do the games of later iterations
         else:
             if cfg.overwrite:  # only now: a run that fails to build (bad model, env) leaves the old one intact
                 clear_run_folder(out)
@@ -438,11 +517,10 @@ def train(cfg: TrainConfig) -> TrainResult:
                 eval_after = run.evaluate(it)
                 metrics.update({f"eval/{k}": v for k, v in eval_after.items()})
             logger.log(it, metrics)
-            bar.set_postfix(success=f"{metrics.get('rollout/success_rate', float('nan')):.2f}",
-                            ret=f"{metrics.get('rollout/return_mean', float('nan')):.2f}")
+            bar.set_postfix(progress_postfix(metrics, selfplay=cfg.selfplay))
             if it % cfg.checkpoint_every == 0 or it == cfg.iterations:
                 save_checkpoint(out, it, {**run.state(), "eval_before": eval_before, "eval_after": eval_after,
-                                          "config": config_json(cfg)})
+                                          "config": config_json(cfg)}, keep=cfg.keep_checkpoints)
         logger.close()
         plot_curves(out / "metrics.jsonl", out / "curves.png",
                     title=f"{cfg.env.env_id}  {cfg.algo.estimator} + {cfg.algo.loss}  model={cfg.model.name}")
