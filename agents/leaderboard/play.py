@@ -37,10 +37,10 @@ from turngym.envs.core.errors import ConfigError
 def _infra_error_types() -> tuple[type[BaseException], ...]:
     """The exceptions that mean "the outside world failed" (DESIGN §3), among the modules already imported.
 
-    ``PolicyInfraError`` lives with the endpoint policy, whose package imports torch; an agent can only raise
-    it once that module is loaded, so it is looked up, never imported here.
+    ``PolicyInfraError`` lives in ``turngym.agents.llm.policies.base``, whose package imports torch; an agent can
+    only raise it once that module is loaded, so it is looked up, never imported here.
     """
-    module = sys.modules.get("turngym.agents.llm.policies.openai_chat")
+    module = sys.modules.get("turngym.agents.llm.policies.base")
     return (module.PolicyInfraError,) if module is not None else ()
 
 

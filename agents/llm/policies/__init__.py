@@ -4,7 +4,7 @@ Importing this package needs ``torch``; ``transformers`` (and ``peft`` for LoRA)
 ``httpx`` when an ``OpenAIChatPolicy`` sends its first request.
 """
 
-from turngym.agents.llm.policies.base import Generation, Message, TextPolicy
+from turngym.agents.llm.policies.base import Generation, Message, PolicyInfraError, TextPolicy
 from turngym.agents.llm.policies.lm import (
     AllowedTokens,
     LMPolicy,
@@ -20,7 +20,7 @@ from turngym.agents.llm.policies.lm import (
     sanitize_text,
     token_logprobs,
 )
-from turngym.agents.llm.policies.openai_chat import OpenAIChatPolicy, PolicyInfraError
+from turngym.agents.llm.policies.openai_chat import OpenAIChatPolicy
 from turngym.agents.llm.policies.tiny import build_policy, load_tiny_tokenizer, make_tiny_model, tiny_config
 
 __all__ = [
