@@ -138,8 +138,8 @@ def test_seat_swapped_games_replay_the_same_deals(tmp_path: Path) -> None:
 def test_kuhn_ranks_cfr_above_random_with_separated_intervals(tmp_path: Path) -> None:
     """The validation of issue 16 on Kuhn: CFR+ > random with disjoint 95% intervals.
 
-    No Kuhn heuristic exists in turngym (the ``scripted`` kind would seat one), so the middle rung of the
-    ladder is skipped; a barely trained CFR+ (2 iterations) must not rank below random either.
+    The whole ladder (CFR+, MaskablePPO, the Kuhn heuristic, random) is ``test_leaderboard_validation.py``; here
+    a barely trained CFR+ (2 iterations) must not rank below random either.
     """
     data = kuhn_suite(seeds={"start": 0, "count": 60}, n_boot=300)
     data["agents"].append({"name": "cfr+ 2it", "kind": "cfr", "iterations": 2})
