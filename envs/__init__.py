@@ -14,6 +14,7 @@ from turngym.envs import (
     boardgames,  # noqa: F401  (registers tic-tac-toe and Connect Four)
     cards,  # noqa: F401  (registers the card games)
     dilemmas,  # noqa: F401  (registers the simultaneous-move games)
+    hanabi,  # noqa: F401  (registers turngym/Hanabi-v0)
     puzzles,  # noqa: F401  (registers Sokoban and FrozenLake)
     swe,  # noqa: F401  (registers turngym/SWE-v0 by name: no sandbox, no docker SDK until the first make)
     tooluse,  # noqa: F401  (registers the tool-use task families)
