@@ -827,23 +827,36 @@ class RayPool(_ShardedPool):
         ray = getattr(self, "_ray", None)
         if ray is None or not actors:
             return
-        deadline = time.monotonic() + grace_s
+        shutdown_ray_actors(ray, actors, getattr(self, "_where", []), grace_s)
+
+
+def shutdown_ray_actors(ray: Any, actors: Sequence[Any], where: Sequence[tuple[str, int, str]],
+                        grace_s: float) -> None:
+    """Ends Ray actors gracefully: ``close``, Ray's ``exit_actor``, a wait for this host's processes, then a kill.
+
+    ``ray.kill`` alone skips the exit hooks that release process-wide resources (``_run_exit_hooks``), so the
+    actors leave through ``__ray_terminate__`` first. Ray answers that call before the process has run its
+    hooks, so the actors on this host (``where``: their ``(host, pid, start ticks)``) are awaited until their
+    processes are gone; only those left after ``grace_s`` seconds are killed. Shared by ``RayPool`` and the
+    leaderboard's Ray workers.
+    """
+    deadline = time.monotonic() + grace_s
+    try:
+        for actor in actors:
+            actor.close.remote()  # actor tasks run in order: the envs close before the exit below
+        exits = [actor.__ray_terminate__.remote() for actor in actors]
+        ray.wait(exits, num_returns=len(exits), timeout=grace_s)
+    except Exception:
+        pass
+    here = socket.gethostname()
+    local = [(pid, start) for host, pid, start in where if host == here and start]
+    while time.monotonic() < deadline and any(_start_ticks(pid) == start for pid, start in local):
+        time.sleep(0.01)
+    for actor in actors:
         try:
-            for actor in actors:
-                actor.close.remote()  # actor tasks run in order: the envs close before the exit below
-            exits = [actor.__ray_terminate__.remote() for actor in actors]
-            ray.wait(exits, num_returns=len(exits), timeout=grace_s)
+            ray.kill(actor)
         except Exception:
             pass
-        here = socket.gethostname()
-        local = [(pid, start) for host, pid, start in getattr(self, "_where", []) if host == here and start]
-        while time.monotonic() < deadline and any(_start_ticks(pid) == start for pid, start in local):
-            time.sleep(0.01)
-        for actor in actors:
-            try:
-                ray.kill(actor)
-            except Exception:
-                pass
 
 
 def make_pool(env_id: str, num_envs: int, *, executor: str = "inprocess", workers: int = 2,

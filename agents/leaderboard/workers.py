@@ -52,6 +52,7 @@ from turngym.envs.pool import (
     _run_exit_hooks,
     _start_ticks,
     _unpack_error,
+    shutdown_ray_actors,
 )
 
 #: Most games a worker plays per task (results reach the log in these batches).
@@ -373,23 +374,7 @@ class RayMatchPool:
         ray = self._ray
         if not actors:
             return
-        deadline = time.monotonic() + grace_s
-        try:
-            for actor in actors:
-                actor.close.remote()  # actor tasks run in order: the envs close before the exit below
-            exits = [actor.__ray_terminate__.remote() for actor in actors]
-            ray.wait(exits, num_returns=len(exits), timeout=grace_s)
-        except Exception:
-            pass
-        here = socket.gethostname()
-        local = [(pid, start) for host, pid, start in self._where if host == here and start]
-        while time.monotonic() < deadline and any(_start_ticks(pid) == start for pid, start in local):
-            time.sleep(0.01)
-        for actor in actors:
-            try:
-                ray.kill(actor)
-            except Exception:
-                pass
+        shutdown_ray_actors(ray, actors, self._where, grace_s)
 
 
 # ---------------------------------------------------------------------------------------------- driver
