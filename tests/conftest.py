@@ -43,3 +43,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """Ray on 2 CPUs for one test module (started here unless running already; then shut down again)."""
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install turngym[dist])")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+    yield ray
+    if started:
+        ray.shutdown()

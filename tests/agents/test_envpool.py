@@ -36,17 +36,6 @@ HOSTILE = ["", "x" * 1_000_000, b"\x00\xff" * 5000, "\x00\ud800\uffff\x1b[2J" * 
            bytes(range(256)).decode("latin-1")]
 
 
-@pytest.fixture(scope="module")
-def ray_cluster() -> Any:
-    ray = pytest.importorskip("ray", reason="ray is not installed (pip install turngym[dist])")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
-    yield ray
-    if started:
-        ray.shutdown()
-
-
 def _needs(request: pytest.FixtureRequest, executor: str) -> None:
     if executor == "ray":
         request.getfixturevalue("ray_cluster")

@@ -39,17 +39,6 @@ def inprocess_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return run_suite(parse_suite(mixed_suite()), tmp_path_factory.mktemp("inprocess"), executor="inprocess")
 
 
-@pytest.fixture(scope="module")
-def ray_cluster() -> Any:
-    ray = pytest.importorskip("ray", reason="ray is not installed (pip install turngym[dist])")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
-    yield ray
-    if started:
-        ray.shutdown()
-
-
 def test_the_reference_run_has_every_kind_of_line(inprocess_run: Any) -> None:
     records = inprocess_run.records
     assert inprocess_run.played == inprocess_run.scheduled == 4 * (6 + 2 + 1)

@@ -24,7 +24,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -165,18 +165,6 @@ def sandbox_dirs(pids: list[int]) -> set[str]:
 
 
 # ------------------------------------------------------------------------------------------------ pools
-@pytest.fixture(scope="module")
-def ray_up() -> Iterator[Any]:
-    """Ray on 2 CPUs (started here unless running already; then shut down again)."""
-    ray = pytest.importorskip("ray", reason="ray is not installed (pip install turngym[dist])")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
-    yield ray
-    if started:
-        ray.shutdown()
-
-
 def make_pool(executor: str, request: pytest.FixtureRequest, env_id: str, num_envs: int,
               env_kwargs: dict[str, Any], modules: tuple[str, ...] = ()) -> Any:
     """A ``SubprocessPool`` or a ``RayPool`` (2 actors; this folder on the actors' ``PYTHONPATH`` for ``modules``)."""
@@ -184,7 +172,7 @@ def make_pool(executor: str, request: pytest.FixtureRequest, env_id: str, num_en
 
     if executor == "subprocess":  # workers start with this process's sys.path, which holds this folder
         return SubprocessPool(env_id, num_envs, workers=num_envs, env_kwargs=env_kwargs, modules=modules)
-    request.getfixturevalue("ray_up")
+    request.getfixturevalue("ray_cluster")
     path = os.pathsep.join([str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])])
     return RayPool(env_id, num_envs, workers=num_envs, env_kwargs=env_kwargs, num_cpus=2, modules=modules,
                    actor_options={"runtime_env": {"env_vars": {"PYTHONPATH": path}}})
